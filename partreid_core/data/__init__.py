@@ -1,0 +1,6 @@
+"""Datasets: the registry, real ReID datasets under ``PARTREID_DATA`` and SynthReID."""
+from .registry import DATASETS, build_dataset, list_datasets
+from .types import Batch, COCO_KEYPOINTS, PART_CLASSES, SPLITS, ReidDataset, Sample, SplitTensors, relabel
+
+__all__ = ["Batch", "DATASETS", "build_dataset", "list_datasets", "COCO_KEYPOINTS", "PART_CLASSES", "SPLITS",
+           "ReidDataset", "Sample", "SplitTensors", "relabel"]

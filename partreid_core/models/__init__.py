@@ -1,0 +1,10 @@
+"""Models: backbones, shared parts, baselines and the five methods, behind one registry.
+
+Importing this package registers every model (each model file registers itself).
+"""
+from .base import LossConfig, ReidModel
+from .output import ModelOutput
+from .registry import MODELS, build_model, list_models, model_config, register_model
+
+__all__ = ["LossConfig", "ReidModel", "ModelOutput", "MODELS", "build_model", "list_models",
+           "model_config", "register_model"]

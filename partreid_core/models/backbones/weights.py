@@ -1,0 +1,59 @@
+"""Local-only ImageNet weights: from an explicit path, ``PARTREID_WEIGHTS`` or the torch hub cache.
+
+Nothing is ever downloaded. When weights are asked for and absent, the error names every
+file that was looked for.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: File names under which torchvision / torchreid publish each architecture's ImageNet weights.
+KNOWN_FILES: dict[str, tuple[str, ...]] = {
+    "resnet50": ("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth", "resnet50-19c8e357.pth"),
+    "osnet_x1_0": ("osnet_x1_0_imagenet.pth",),
+    "osnet_x0_75": ("osnet_x0_75_imagenet.pth",),
+    "osnet_x0_5": ("osnet_x0_5_imagenet.pth",),
+    "osnet_x0_25": ("osnet_x0_25_imagenet.pth",),
+}
+
+
+def candidate_paths(arch: str) -> list[Path]:
+    """Where weights for ``arch`` are looked for, in order."""
+    dirs = []
+    if os.environ.get("PARTREID_WEIGHTS"):
+        dirs.append(Path(os.environ["PARTREID_WEIGHTS"]))
+    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
+    return [d / f for d in dirs for f in KNOWN_FILES.get(arch, (f"{arch}.pth",))]
+
+
+def load_imagenet_weights(model: nn.Module, arch: str, path: str | None = None) -> nn.Module:
+    """Load ImageNet weights into ``model`` (classifier keys ``fc.*``/``classifier.*`` dropped).
+
+    Raises:
+        FileNotFoundError: no file found; the message lists the expected paths.
+    """
+    if path is not None:
+        candidates = [Path(path)]
+    else:
+        candidates = candidate_paths(arch)
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        listing = "\n  ".join(str(p) for p in candidates)
+        raise FileNotFoundError(
+            f"ImageNet weights for {arch} were requested but not found. Looked for:\n  {listing}\n"
+            f"Nothing is downloaded: copy the file to one of these paths, set PARTREID_WEIGHTS to "
+            f"its folder, or pass its path explicitly (or train from scratch with pretrained=False)."
+        )
+    state = torch.load(found, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    state = {k.removeprefix("module."): v for k, v in state.items()
+             if not k.startswith(("fc.", "classifier."))}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or [k for k in missing if not k.startswith(("fc.", "classifier."))]:
+        raise RuntimeError(f"{found} does not match {arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model
