@@ -1,4 +1,8 @@
-"""Datasets: the registry, real ReID datasets under ``PARTREID_DATA`` and SynthReID."""
+"""Datasets: the registry, real ReID datasets under ``PARTREID_DATA`` and SynthReID.
+
+Importing this package registers every dataset.
+"""
+from . import real, synth  # noqa: F401  (registration)
 from .registry import DATASETS, build_dataset, list_datasets
 from .types import Batch, COCO_KEYPOINTS, PART_CLASSES, SPLITS, ReidDataset, Sample, SplitTensors, relabel
 

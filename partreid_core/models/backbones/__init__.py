@@ -1,20 +1,53 @@
-"""Backbones with a block-level splitting interface for multi-branch models."""
+"""Backbones behind a registry, with a block-level splitting interface for multi-branch models.
+
+Every backbone exposes ``blocks()`` (ordered ``(name, module)`` pairs), ``out_channels``
+and a ``forward`` from images (N, 3, H, W) to the last feature map.
+"""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 from torch import nn
 
+from ...registry import Registry
 from .resnet import ResNet, resnet50, set_block_stride
 from .weights import load_imagenet_weights
+
+BACKBONES: Registry[nn.Module] = Registry("backbone")
+
+
+@dataclass
+class BackboneConfig:
+    """Which backbone a model uses.
+
+    ``width`` scales every channel (the ``cpu`` profile uses narrow backbones with the
+    paper's topology); ``pretrained`` is False, True (look in ``PARTREID_WEIGHTS`` / the
+    torch cache) or a path to a local ImageNet state dict.
+    """
+
+    name: str = "resnet50"
+    width: float = 1.0
+    last_stride: int = 1
+    pretrained: bool | str = False
+
+
+@BACKBONES.register("resnet50")
+def _build_resnet50(cfg: BackboneConfig) -> ResNet:
+    """ResNet-50 (torchvision parameter names), optional width multiplier and last stride."""
+    return resnet50(width=cfg.width, last_stride=cfg.last_stride, pretrained=cfg.pretrained)
+
+
+def build_backbone(cfg: BackboneConfig) -> nn.Module:
+    return BACKBONES.build(cfg.name, cfg)
 
 
 def split_blocks(blocks: list[tuple[str, nn.Module]], first_branch_block: str) -> tuple[nn.Sequential, nn.Sequential]:
     """Cut an ordered block list into (shared trunk, tail) before ``first_branch_block``.
 
     MGN, for example, shares everything before ``"layer3.1"`` and gives each branch its own
-    copy of the tail (``copy.deepcopy(tail)``). The returned modules share parameters with
-    the backbone they came from.
+    copy of the tail (:func:`clone`). The returned modules share parameters with the
+    backbone they came from.
     """
     names = [n for n, _ in blocks]
     if first_branch_block not in names:
@@ -28,4 +61,8 @@ def clone(module: nn.Module) -> nn.Module:
     return copy.deepcopy(module)
 
 
-__all__ = ["ResNet", "resnet50", "set_block_stride", "load_imagenet_weights", "split_blocks", "clone"]
+# OSNet registers its variants on import (kept last: it imports BACKBONES from here).
+from . import osnet  # noqa: E402,F401
+
+__all__ = ["BACKBONES", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride",
+           "load_imagenet_weights", "split_blocks", "clone"]

@@ -1,0 +1,1 @@
+"""SynthReID: procedural pedestrians with part masks, keypoints and difficulty knobs — issue 3."""

@@ -1,0 +1,1 @@
+"""cgpn model — to be written (issue 4)."""

@@ -1,0 +1,1 @@
+"""globalpool model — to be written (issue 4)."""

@@ -1,0 +1,1 @@
+"""mgn model — to be written (issue 4)."""

@@ -1,0 +1,1 @@
+"""mpn model — to be written (issue 4)."""

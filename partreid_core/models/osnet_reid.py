@@ -1,0 +1,1 @@
+"""osnet_reid model — to be written (issue 4)."""

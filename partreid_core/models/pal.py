@@ -1,0 +1,1 @@
+"""pal model — to be written (issue 4)."""

@@ -1,0 +1,1 @@
+"""pcb model — to be written (issue 4)."""

@@ -1,0 +1,1 @@
+"""plr_osnet model — to be written (issue 4)."""

@@ -1,0 +1,1 @@
+"""rmgl model — to be written (issue 4)."""
