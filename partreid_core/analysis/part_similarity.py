@@ -1,0 +1,40 @@
+"""Part-feature similarity (PAL-F9): how redundant are a model's stripe features?"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def part_similarity_matrix(part_feats: torch.Tensor) -> torch.Tensor:
+    """Mean cosine similarity between part features, averaged over images.
+
+    PAL-F9: L2-normalise each part feature ``v_j`` of an image, take the P×P matrix of inner
+    products, average it element-wise over all images.
+
+    Args:
+        part_feats: (N, P, d) part features (e.g. max-pooled Conv5 stripes before reduction).
+    Returns:
+        (P, P) float32 matrix with ones on the diagonal.
+    """
+    if part_feats.dim() != 3:
+        raise ValueError(f"part_feats must be (N, P, d), got {tuple(part_feats.shape)}")
+    v = F.normalize(part_feats.float(), dim=2)
+    return torch.einsum("npd,nqd->pq", v, v) / v.shape[0]
+
+
+def similarity_summary(sim: torch.Tensor) -> dict[str, float]:
+    """Scalars of a (P, P) similarity matrix as PAL-F9's table reports them.
+
+    Returns mean off-diagonal, mean adjacent (stripe distance 1), mean non-adjacent
+    (distance >= 2) and the minimum off-diagonal value.
+    """
+    p = sim.shape[0]
+    i, j = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    dist = (i - j).abs()
+    off = sim[dist > 0]
+    return {
+        "mean_off_diagonal": float(off.mean()),
+        "mean_adjacent": float(sim[dist == 1].mean()),
+        "mean_non_adjacent": float(sim[dist >= 2].mean()) if p > 2 else float("nan"),
+        "min": float(off.min()),
+    }
