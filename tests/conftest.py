@@ -1,4 +1,6 @@
 import os
+import sys
+sys.path.insert(0, os.path.dirname(__file__))  # tests/browser.py
 
 import pytest
 import torch
@@ -10,3 +12,20 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """Build the book once per session with warnings as errors; returns (html_dir, build_log)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", str(root / "book"), "-W", "-n", "--keep-going",
+                           "--path-output", str(out)], capture_output=True, text=True, timeout=3000)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, "book build failed:\n" + log[-6000:]
+    return out / "_build" / "html", log

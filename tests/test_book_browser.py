@@ -1,0 +1,47 @@
+"""The built book as a reader sees it, in headless Chromium (issue 11's browser check)."""
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+import pytest
+
+from browser import find_chromium, load_pages, parse_links
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = find_chromium()
+
+
+@pytest.mark.heavy
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium is not installed")
+def test_every_page_loads_offline_with_its_images_and_links(built_book, tmp_path):
+    assert CHROMIUM, "CI must install Debian chromium (.ci/run does)"
+    html, _ = built_book
+    pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                   if not p.relative_to(html).as_posix().startswith(("_static", "_sources", "genindex", "search")))
+    first_chapter = next(p for p in pages if p.startswith("notebooks/"))
+    shot = ROOT / "artifacts" / "book" / "first_chapter.png"
+    report = load_pages(html, pages, CHROMIUM, tmp_path / "profile", screenshot=(first_chapter, shot))
+
+    assert not report.escaped, f"pages tried to reach the network: {report.escaped[:10]}"
+    served = {}
+    for path, status in report.requests:
+        served[path] = max(status, served.get(path, 0))
+    for page in pages:
+        dom = report.doms[page]
+        assert "<body" in dom, f"{page}: Chromium returned no DOM"
+        images, links = parse_links(dom)
+        for src in images:
+            if src.startswith("data:"):
+                continue
+            assert not src.startswith(("http:", "https:", "//")), f"{page}: remote image {src}"
+            path = "/" + posixpath.normpath(posixpath.join(posixpath.dirname(page), src.split("#")[0]))
+            assert served.get(path) == 200, f"{page}: image {src} did not load ({served.get(path)})"
+        for href in links:
+            if href.startswith(("http:", "https:", "mailto:", "#", "javascript:")):
+                continue
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(page), href.split("#")[0].split("?")[0]))
+            assert (html / target).exists(), f"{page}: broken internal link {href}"
+    assert shot.exists() and shot.stat().st_size > 10_000, "no screenshot of the first chapter"
