@@ -20,6 +20,9 @@ from real_fixtures import (CUHK03_NP, DISK_HW, DUKE, MARKET, colour_of, make_cuh
 
 SIZE = (16, 8)
 
+# DataWarnings are asserted where they matter (with their own recorder); elsewhere they are expected noise.
+pytestmark = pytest.mark.filterwarnings("ignore::partreid_core.data.images.DataWarning")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
@@ -77,8 +80,12 @@ def test_market_keep_junk_fastreid_nesting_and_env_root(tmp_path, monkeypatch):
 
 
 def test_missing_root_and_dataset_errors_name_folders(tmp_path):
-    with pytest.raises(DatasetNotFoundError, match="PARTREID_DATA"):
+    with pytest.raises(DatasetNotFoundError, match="PARTREID_DATA is unset") as e:
         build_dataset("market1501")
+    assert "$PARTREID_DATA/market1501/Market-1501-v15.09.15\n  $PARTREID_DATA/Market-1501-v15.09.15" in str(e.value)
+    with pytest.raises(DatasetNotFoundError, match=r"\$PARTREID_DATA/cuhk03/\{cuhk03_release/cuhk-03.mat, "
+                                                   r"cuhk03_new_protocol_config_labeled.mat\}"):
+        build_dataset("cuhk03-labeled")
     (tmp_path / "market1501" / "Market-1501-v15.09.15" / "query").mkdir(parents=True)
     with pytest.raises(DatasetNotFoundError) as e:
         build_dataset("market1501", root=str(tmp_path))
@@ -269,3 +276,45 @@ def test_fixture_colours_survive_decode(market_root):
     for i, s in enumerate(ds.manifest("query")):
         expect = torch.tensor(colour_of(s.path), dtype=torch.float32)
         assert (out.images[i].float().mean(dim=(1, 2)) - expect).abs().max() < 3
+
+
+def test_builder_prints_statistics_table(market_root, capsys):
+    build_dataset("market1501", root=str(market_root))
+    out = capsys.readouterr().out
+    assert "market1501 at" in out and "identities" in out and "gallery" in out
+    assert "dropped from gallery: 1 junk images" in out
+
+
+def test_cuhk03_np_nested_part_labels(tmp_path):
+    make_market_like(tmp_path / "cuhk03-np" / "detected", CUHK03_NP)
+    lab = tmp_path / "cuhk03-np_ps_label" / "detected" / "query" / "0701_c1_1.png"
+    lab.parent.mkdir(parents=True)
+    Image.fromarray(np.full(DISK_HW, 2, dtype=np.uint8)).save(lab)
+    ds, _ = build("cuhk03-detected", tmp_path)
+    assert ds.ps_label_dir == tmp_path / "cuhk03-np_ps_label" / "detected"
+    out = ds.load_split("query", SIZE)
+    assert out.meta["has_mask"].tolist() == [True] and (out.masks == 2).all()
+
+
+def test_release_mat_hdf5_indexing(tmp_path, monkeypatch):
+    """The v7.3 branch with a stand-in for h5py: MATLAB stores arrays transposed in HDF5, so a pair's
+    (pids, 10) cell is a (10, pids) dataset of references and an (H, W, 3) image is (3, W, H)."""
+    import sys
+    import types
+
+    from partreid_core.data.real.cuhk03 import ReleaseMat
+
+    img = np.arange(4 * 2 * 3, dtype=np.uint8).reshape(4, 2, 3)
+    store = {"detected": np.array([["cam0", "cam1"]], dtype=object),
+             "cam1": np.array([["empty", "x"]] * 10, dtype=object), "empty": np.zeros(2, dtype=np.uint64),
+             "x": np.zeros(1)}
+    store["cam1"][6, 0] = "img"  # pair 2, pid 1, slot 7
+    store["img"] = img.T
+    fake = types.ModuleType("h5py")
+    fake.File = lambda path, mode: store  # dict lookup stands in for dereferencing
+    monkeypatch.setitem(sys.modules, "h5py", fake)
+    path = tmp_path / "cuhk-03.mat"
+    path.write_bytes(b"MATLAB 7.3 MAT-file".ljust(512, b" ") + b"\x89HDF\r\n\x1a\n")
+    mat = ReleaseMat(path)
+    assert np.array_equal(mat.image("detected", 1, 0, 6), img)
+    assert mat.image("detected", 1, 0, 0) is None  # an empty MATLAB cell

@@ -126,7 +126,8 @@ class ArrayCache:
     """Named groups of numpy arrays on disk: ``<dir>/<key>/<name>.npy``.
 
     A group is written into a temporary folder and renamed into place, so a crash never
-    leaves a half-written entry that a later load would trust.
+    leaves a half-written entry that a later load would trust. Loads are copy-on-write memory
+    maps: instant, paged in on first touch, writable in memory without changing the file.
     """
 
     def __init__(self, directory: Path):
@@ -136,7 +137,7 @@ class ArrayCache:
         d = self.directory / key
         if not (d / "COMPLETE").exists():
             return None
-        return {p.stem: np.load(p) for p in d.glob("*.npy")}
+        return {p.stem: np.load(p, mmap_mode="c") for p in d.glob("*.npy")}
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         try:

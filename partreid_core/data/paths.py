@@ -19,8 +19,12 @@ class DatasetNotFoundError(FileNotFoundError):
     """A real dataset (or the data root) is not where it was looked for."""
 
 
-def data_root(root: str | os.PathLike | None = None, dataset: str = "dataset") -> Path:
+def data_root(root: str | os.PathLike | None = None, dataset: str = "dataset",
+              expected: Sequence[str] = ()) -> Path:
     """The data root: ``root`` if given, else ``$PARTREID_DATA``.
+
+    ``expected`` (folders relative to the root where the dataset would be looked for) is quoted
+    in the error so the user sees exactly what to create.
 
     Raises:
         DatasetNotFoundError: neither is set, or the folder does not exist.
@@ -28,9 +32,10 @@ def data_root(root: str | os.PathLike | None = None, dataset: str = "dataset") -
     if root is None:
         env = os.environ.get(DATA_ENV)
         if not env:
+            where = "".join(f"\n  ${DATA_ENV}/{e}" for e in expected)
             raise DatasetNotFoundError(
-                f"{dataset}: no data root. Set {DATA_ENV}=/path/to/reid-data (the folder holding e.g. "
-                f"market1501/Market-1501-v15.09.15) or pass root=... to the builder."
+                f"{dataset}: no data root: {DATA_ENV} is unset and no root=... was given. Set {DATA_ENV} to the "
+                f"folder holding your ReID datasets" + (f"; {dataset} is looked for in:{where}" if where else ".")
             )
         root = env
     path = Path(root).expanduser()

@@ -6,7 +6,8 @@ decoded-image cache, EANet-style part labels and COCO-17 keypoints — lives her
 
 Side labels (PAL's PS labels, EANet layout):
 
-* part masks: ``<image root>_ps_label/<same relative path>.png``, one uint8 PNG per image with
+* part masks: ``<image root>_ps_label/<same relative path>.png`` (or, for a nested image root such as
+  ``cuhk03-np/detected``, ``cuhk03-np_ps_label/detected/...``), one uint8 PNG per image with
   the 8 classes of :data:`partreid_core.data.types.PART_CLASSES` (0 background .. 7 foot);
 * keypoints: ``im_path_to_kpt.pkl`` next to the image root (or inside it), a dict from the image
   path relative to the folder holding the pickle (``Market-1501-v15.09.15/query/0001_c1s1_001051_00.jpg``)
@@ -65,7 +66,7 @@ class RealReidDataset(ReidDataset):
 
     def __init__(self, root: str | os.PathLike | None = None, *, part_labels: str | os.PathLike | None = "auto",
                  keypoints: str | os.PathLike | None = "auto", verbose: bool = True):
-        self.data_root = data_root(root, self.name)
+        self.data_root = data_root(root, self.name, self.expected_folders)
         #: The folder image paths are relative to (e.g. ``.../Market-1501-v15.09.15``); set by ``_scan``.
         self.image_root: Path = self.data_root
         #: Images left out of each split (pid -1 junk unless kept), for the summary.
@@ -76,15 +77,22 @@ class RealReidDataset(ReidDataset):
                     enumerate(records[split])]
             for split in SPLITS
         }
-        self.ps_label_dir = self._resolve_side(part_labels, [Path(str(self.image_root) + "_ps_label")],
-                                               "part-label folder")
+        # EANet mirrors the image folder next to it; for nested roots (cuhk03-np/detected) it mirrors the parent
+        ps_auto = [Path(str(self.image_root) + "_ps_label"),
+                   Path(str(self.image_root.parent) + "_ps_label") / self.image_root.name]
+        self.ps_label_dir = self._resolve_side(part_labels, ps_auto, "part-label folder")
         self.keypoint_file = self._resolve_side(
             keypoints, [self.image_root.parent / KEYPOINT_FILE, self.image_root / KEYPOINT_FILE], "keypoint file")
         self._kpt_table: dict[str, Any] | None = None
         if verbose:
             print(self.summary())
 
-    # ------------------------------------------------------------------ subclass hook
+    # ------------------------------------------------------------------ subclass hooks
+    @property
+    def expected_folders(self) -> list[str]:
+        """Folders (relative to the data root) where this dataset is looked for, for error messages."""
+        return []
+
     def _scan(self) -> dict[str, list[tuple[Path, int, int]]]:
         """Find the dataset under ``self.data_root``, set ``self.image_root`` and return, per split,
         ``(image path, pid, 0-based camid)`` in a fixed order."""
@@ -228,17 +236,18 @@ class RealReidDataset(ReidDataset):
                 store.save(key, {"images": images, "orig_hw": orig_hw})
         else:
             images, orig_hw = got["images"], got["orig_hw"]
-        out = SplitTensors(
+        masks = keypoints = None
+        meta: dict[str, torch.Tensor] = {}
+        if self.ps_label_dir is not None:
+            masks, meta["has_mask"] = self._load_masks(split, rels, size, store, num_workers)
+        if self.keypoint_file is not None:
+            keypoints, meta["has_keypoints"] = self._load_keypoints(rels, orig_hw, size)
+        return SplitTensors(
             images=torch.from_numpy(images),
             pids=torch.tensor([s.pid for s in samples], dtype=torch.int64),
             camids=torch.tensor([s.camid for s in samples], dtype=torch.int64),
+            masks=masks, keypoints=keypoints, meta=meta,
         )
-        if self.ps_label_dir is not None:
-            out.masks, out.meta["has_mask"] = self._load_masks(split, rels, size, store, num_workers)
-        if self.keypoint_file is not None:
-            out.keypoints, out.meta["has_keypoints"] = self._load_keypoints(rels, orig_hw, size)
-        out.__post_init__()  # re-validate shapes with the side labels attached
-        return out
 
 
 def _stamped(paths: Sequence[str | os.PathLike], names: Sequence[str] | None = None) -> list[str]:

@@ -59,6 +59,11 @@ class CUHK03(MarketLayoutDataset):
         return (f"cuhk03/CUHK03_{s}", f"CUHK03_{s}", f"cuhk03-np/{s}", f"cuhk03/cuhk03-np/{s}")
 
     @property
+    def expected_folders(self) -> list[str]:
+        release = f"{{{RELEASE_MAT}, {self.config_name}}}"
+        return [*self.candidates, f"cuhk03/{release}", release]
+
+    @property
     def config_name(self) -> str:
         return f"cuhk03_new_protocol_config_{self.subset}.mat"
 

@@ -42,6 +42,10 @@ class MarketLayoutDataset(RealReidDataset):
         return (f"<dir>/{{{', '.join(SPLIT_DIRS.values())}}}/ with images named like {self.example_name} "
                 f"(<pid>_c<camera 1..{self.num_cameras}>..., pid -1 = junk, 0 = distractor)")
 
+    @property
+    def expected_folders(self) -> list[str]:
+        return list(self.candidates)
+
     def _find(self) -> Path:
         return find_dataset_dir(self.data_root, self.candidates, list(SPLIT_DIRS.values()), self.name, self.layout)
 

@@ -41,6 +41,10 @@ class MSMT17(RealReidDataset):
         return ("<dir>/MSMT17_V1/{train,test,list_train.txt,list_val.txt,list_query.txt,list_gallery.txt} or "
                 "<dir>/MSMT17_V2/{mask_train_v2,mask_test_v2,list_*.txt}; list lines '<folder>/<name>.jpg <label>'")
 
+    @property
+    def expected_folders(self) -> list[str]:
+        return [c for v in VERSION_DIRS for c in (f"msmt17/{v}", v)]
+
     def _scan(self) -> dict[str, list[tuple[Path, int, int]]]:
         looked, found = [], None
         for version, dirs in VERSION_DIRS.items():
