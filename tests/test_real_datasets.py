@@ -318,3 +318,22 @@ def test_release_mat_hdf5_indexing(tmp_path, monkeypatch):
     mat = ReleaseMat(path)
     assert np.array_equal(mat.image("detected", 1, 0, 6), img)
     assert mat.image("detected", 1, 0, 0) is None  # an empty MATLAB cell
+
+
+def test_eanet_cuhk03_layout_side_labels(tmp_path):
+    """PAL/EANet's CUHK03: cuhk03_np_detected_jpg/cuhk03-np-jpg/detected/, labels in cuhk03-np-jpg_ps_label/,
+    keypoints keyed 'cuhk03-np-jpg/detected/...' in the per-dataset folder two levels up."""
+    base = tmp_path / "cuhk03_np_detected_jpg"
+    files = {k: [n.replace(".png", ".jpg") for n in v] for k, v in CUHK03_NP.items()}
+    make_market_like(base / "cuhk03-np-jpg" / "detected", files)
+    lab = base / "cuhk03-np-jpg_ps_label" / "detected" / "query" / "0701_c1_1.png"
+    lab.parent.mkdir(parents=True)
+    Image.fromarray(np.full(DISK_HW, 7, dtype=np.uint8)).save(lab)
+    kpt = np.zeros((17, 3))
+    kpt[16] = [16.0, 32.0, 1.0]  # right ankle at the bottom-right corner of the 32x16 original
+    with open(base / "im_path_to_kpt.pkl", "wb") as f:
+        pickle.dump({"cuhk03-np-jpg/detected/query/0701_c1_1.jpg": kpt}, f)
+    ds, _ = build("cuhk03-detected", tmp_path)
+    out = ds.load_split("query", SIZE)
+    assert (out.masks == 7).all() and out.meta["has_mask"].all()
+    assert out.keypoints[0, 16].tolist() == [8.0, 16.0, 1.0] and out.meta["has_keypoints"].all()

@@ -35,9 +35,9 @@ class DataWarning(UserWarning):
 
 def _open(path: str | os.PathLike) -> Image.Image:
     try:
-        img = Image.open(path)
-        img.load()  # PIL is lazy: force the decode here so truncated files fail now, with the name
-        return img
+        with Image.open(path) as img:
+            img.load()  # PIL is lazy: force the decode here so truncated files fail now, with the name
+            return img  # the pixels stay; leaving the block only closes the file
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise CorruptImageError(f"cannot decode {path}: {e}") from None
 

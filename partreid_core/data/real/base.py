@@ -9,7 +9,8 @@ Side labels (PAL's PS labels, EANet layout):
 * part masks: ``<image root>_ps_label/<same relative path>.png`` (or, for a nested image root such as
   ``cuhk03-np/detected``, ``cuhk03-np_ps_label/detected/...``), one uint8 PNG per image with
   the 8 classes of :data:`partreid_core.data.types.PART_CLASSES` (0 background .. 7 foot);
-* keypoints: ``im_path_to_kpt.pkl`` next to the image root (or inside it), a dict from the image
+* keypoints: ``im_path_to_kpt.pkl`` next to the image root (or inside it, or one level further up for
+  nested roots, never outside the data root), a dict from the image
   path relative to the folder holding the pickle (``Market-1501-v15.09.15/query/0001_c1s1_001051_00.jpg``)
   to either a (17, 3) array ``[x, y, score]`` in pixels of the original image, or EANet's
   ``{"kpt": (17, 3), "im_h_w": (h, w)}``. A keypoint is visible when its score is > 0.1 (EANet's
@@ -81,8 +82,11 @@ class RealReidDataset(ReidDataset):
         ps_auto = [Path(str(self.image_root) + "_ps_label"),
                    Path(str(self.image_root.parent) + "_ps_label") / self.image_root.name]
         self.ps_label_dir = self._resolve_side(part_labels, ps_auto, "part-label folder")
-        self.keypoint_file = self._resolve_side(
-            keypoints, [self.image_root.parent / KEYPOINT_FILE, self.image_root / KEYPOINT_FILE], "keypoint file")
+        # EANet keeps the pickle in its per-dataset folder: the image root's parent, or its grandparent for
+        # nested roots (cuhk03_np_detected_jpg/cuhk03-np-jpg/detected); never look outside the data root
+        kpt_auto = [d / KEYPOINT_FILE for d in (self.image_root.parent, self.image_root, self.image_root.parent.parent)
+                    if d.is_relative_to(self.data_root)]
+        self.keypoint_file = self._resolve_side(keypoints, kpt_auto, "keypoint file")
         self._kpt_table: dict[str, Any] | None = None
         if verbose:
             print(self.summary())

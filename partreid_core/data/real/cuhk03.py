@@ -2,9 +2,10 @@
 
 Two layouts are read, tried in this order:
 
-1. Market layout (PLR-OSNet; Zhong's CUHK03-NP release):
-   ``cuhk03/CUHK03_{labeled,detected}/{bounding_box_train,query,bounding_box_test}/`` or
-   ``cuhk03-np/{labeled,detected}/...`` with names ``<pid>_c<1|2>_<n>.{png,jpg}``.
+1. Market layout (PLR-OSNet; Zhong's CUHK03-NP release; EANet/PAL's JPEG copy):
+   ``cuhk03/CUHK03_{labeled,detected}/{bounding_box_train,query,bounding_box_test}/``,
+   ``cuhk03-np/{labeled,detected}/...`` or ``cuhk03_np_detected_jpg/cuhk03-np-jpg/detected/...``,
+   with names ``<pid>_c<1|2>_<n>.{png,jpg}``.
 2. The original release as torchreid reads it: ``cuhk03/cuhk03_release/cuhk-03.mat`` (MATLAB v7.3,
    read with h5py; a v5 file is read with scipy) plus ``cuhk03/cuhk03_new_protocol_config_{labeled,detected}.mat``
    (``filelist``, ``labels``, ``train_idx``, ``query_idx``, ``gallery_idx``; 1-based indices). Images are
@@ -56,7 +57,8 @@ class CUHK03(MarketLayoutDataset):
     @property
     def candidates(self) -> tuple[str, ...]:  # type: ignore[override]
         s = self.subset
-        return (f"cuhk03/CUHK03_{s}", f"CUHK03_{s}", f"cuhk03-np/{s}", f"cuhk03/cuhk03-np/{s}")
+        return (f"cuhk03/CUHK03_{s}", f"CUHK03_{s}", f"cuhk03-np/{s}", f"cuhk03/cuhk03-np/{s}",
+                f"cuhk03_np_{s}_jpg/cuhk03-np-jpg/{s}", f"cuhk03-np-jpg/{s}")
 
     @property
     def expected_folders(self) -> list[str]:
@@ -92,6 +94,8 @@ class CUHK03(MarketLayoutDataset):
                                      f"with {', '.join(need)}")
         names = [_mat_string(x) for x in np.asarray(cfg["filelist"]).ravel()]
         labels = np.asarray(cfg["labels"]).ravel().astype(np.int64)
+        if len(labels) != len(names):
+            raise DatasetLayoutError(f"{cfg_path}: {len(labels)} labels for {len(names)} files in filelist")
         for n in names:
             if not RELEASE_NAME.match(n):
                 raise DatasetLayoutError(f"{cfg_path}: unexpected file name {n!r} in filelist; expected "
@@ -112,28 +116,39 @@ class CUHK03(MarketLayoutDataset):
             if d.is_dir() and all((d / n).is_file() for n in names):
                 return d
         mat = ReleaseMat(release_dir / RELEASE_MAT)
-        for d in folders:
-            try:
-                d.mkdir(parents=True, exist_ok=True)
-                probe = d / ".write-test"
-                probe.touch()
-                probe.unlink()
-            except OSError:
-                continue
-            print(f"=> {self.name}: extracting {len(names)} images from {mat.path} to {d}")
-            for n in names:
-                if (d / n).is_file():
-                    continue
-                pair, pid, _view, num = (int(v) for v in RELEASE_NAME.match(n).groups())  # type: ignore[union-attr]
-                img = mat.image(self.subset, pair - 1, pid - 1, num - 1)
-                if img is None:
-                    raise DatasetLayoutError(f"{mat.path}: {self.subset} image {n} (pair {pair}, pid {pid}, "
-                                             f"slot {num}) is listed in {self.config_name} but empty in the .mat")
-                tmp = d / f".{n}.tmp.png"
-                Image.fromarray(img).save(tmp)
-                os.replace(tmp, d / n)
-            return d
+        try:
+            for d in folders:
+                if _writable(d):
+                    self._extract(mat, d, names)
+                    return d
+        finally:
+            mat.close()
         raise OSError(f"{self.name}: cannot write extracted images to any of {', '.join(map(str, folders))}")
+
+    def _extract(self, mat: "ReleaseMat", out_dir: Path, names: list[str]) -> None:
+        print(f"=> {self.name}: extracting {len(names)} images from {mat.path} to {out_dir}")
+        for n in names:
+            if (out_dir / n).is_file():
+                continue
+            pair, pid, _view, num = (int(v) for v in RELEASE_NAME.match(n).groups())  # type: ignore[union-attr]
+            img = mat.image(self.subset, pair - 1, pid - 1, num - 1)
+            if img is None:
+                raise DatasetLayoutError(f"{mat.path}: {self.subset} image {n} (pair {pair}, pid {pid}, slot {num}) "
+                                         f"is listed in {self.config_name} but empty in the .mat")
+            tmp = out_dir / f".{n}.tmp.png"
+            Image.fromarray(img).save(tmp)
+            os.replace(tmp, out_dir / n)  # a crash never leaves a truncated PNG under the final name
+
+
+def _writable(d: Path) -> bool:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / ".write-test"
+        probe.touch()
+        probe.unlink()
+        return True
+    except OSError:
+        return False
 
 
 class ReleaseMat:
@@ -157,6 +172,10 @@ class ReleaseMat:
         else:
             from scipy.io import loadmat
             self._mat = loadmat(str(self.path))
+
+    def close(self) -> None:
+        if self.is_hdf5:
+            self._h5.close()
 
     def image(self, subset: str, pair: int, pid: int, slot: int) -> np.ndarray | None:
         """0-based pair, pid and slot (slots 0-4 are view 1, 5-9 view 2); ``None`` for an empty cell."""

@@ -109,11 +109,12 @@ class DukeMTMCreID(MarketLayoutDataset):
         - gallery: 1,110 identities, 17,661 images (408 distractor identities appear only in the gallery).
         - cameras: 8.
 
-    Layout under ``$PARTREID_DATA``: ``dukemtmc-reid/DukeMTMC-reID/`` (torchreid) or ``DukeMTMC-reID/`` (fast-reid).
+    Layout under ``$PARTREID_DATA``: ``dukemtmc-reid/DukeMTMC-reID/`` (torchreid), ``DukeMTMC-reID/`` (fast-reid)
+    or ``duke/DukeMTMC-reID/`` (EANet).
     """
 
     name = "dukemtmcreid"
-    candidates = ("dukemtmc-reid/DukeMTMC-reID", "DukeMTMC-reID", "dukemtmcreid/DukeMTMC-reID")
+    candidates = ("dukemtmc-reid/DukeMTMC-reID", "DukeMTMC-reID", "dukemtmcreid/DukeMTMC-reID", "duke/DukeMTMC-reID")
     num_cameras = 8
     example_name = "0005_c2_f0046985.jpg"
 
