@@ -259,6 +259,10 @@ def test_msmt17_lists(tmp_path, version, nesting):
 
 def test_msmt17_bad_line_and_missing_image(tmp_path):
     d = make_msmt17(tmp_path / "MSMT17_V1")
+    (d / "list_val.txt").rename(d / "list_val.bak")
+    with pytest.raises(DatasetNotFoundError, match=r"MSMT17_V1  \(lacks list_val.txt\)"):
+        build("msmt17", tmp_path)
+    (d / "list_val.bak").rename(d / "list_val.txt")
     (d / "list_query.txt").write_text("0000/0000_000_03_0303afternoon_0001_0.jpg\n")
     with pytest.raises(DatasetLayoutError, match=r"list_query\.txt:1: unexpected line"):
         build("msmt17", tmp_path)

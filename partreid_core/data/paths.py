@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 DATA_ENV = "PARTREID_DATA"
 CACHE_ENV = "PARTREID_CACHE"
@@ -45,14 +45,15 @@ def data_root(root: str | os.PathLike | None = None, dataset: str = "dataset",
     return path
 
 
-def find_dataset_dir(root: Path, candidates: Sequence[str], required: Sequence[str], dataset: str,
-                     layout: str) -> Path:
+def find_dataset_dir(root: Path, candidates: Sequence[str], required: Sequence[str] | Mapping[str, Sequence[str]],
+                     dataset: str, layout: str) -> Path:
     """The first ``root / candidate`` that contains every entry of ``required``.
 
     Args:
         root: the data root.
         candidates: relative folders to try, in order (torchreid nesting first, then fast-reid).
-        required: relative paths that must exist inside the dataset folder (e.g. the split folders).
+        required: relative paths that must exist inside the dataset folder (e.g. the split folders),
+            or a mapping from candidate to its own list (when versions differ in their folders).
         dataset: the registry name, for the message.
         layout: a one-line description of the expected layout, for the message.
 
@@ -62,7 +63,8 @@ def find_dataset_dir(root: Path, candidates: Sequence[str], required: Sequence[s
     looked = []
     for cand in candidates:
         d = root / cand
-        missing = [r for r in required if not (d / r).exists()]
+        need = required[cand] if isinstance(required, Mapping) else required
+        missing = [r for r in need if not (d / r).exists()]
         if d.is_dir() and not missing:
             return d
         looked.append(f"  {d}" + ("  (absent)" if not d.is_dir() else f"  (lacks {', '.join(missing)})"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..paths import DatasetNotFoundError, find_dataset_dir
+from ..paths import find_dataset_dir
 from ..registry import DATASETS
 from .base import DatasetLayoutError, RealReidDataset
 
@@ -46,21 +46,9 @@ class MSMT17(RealReidDataset):
         return [c for v in VERSION_DIRS for c in (f"msmt17/{v}", v)]
 
     def _scan(self) -> dict[str, list[tuple[Path, int, int]]]:
-        looked, found = [], None
-        for version, dirs in VERSION_DIRS.items():
-            for cand in (f"msmt17/{version}", version):
-                try:
-                    self.image_root = find_dataset_dir(self.data_root, [cand], [*dirs, *ALL_LISTS], self.name,
-                                                       self.layout)
-                    found = dirs
-                    break
-                except DatasetNotFoundError as e:
-                    looked.append(str(e).splitlines()[1])  # the "  <folder>  (why)" line
-            if found:
-                break
-        if found is None:
-            raise DatasetNotFoundError(f"{self.name} not found under {self.data_root}. Looked for:\n"
-                                       + "\n".join(looked) + f"\nExpected layout: {self.layout}")
+        required = {c: [*dirs, *ALL_LISTS] for v, dirs in VERSION_DIRS.items() for c in (f"msmt17/{v}", v)}
+        self.image_root = find_dataset_dir(self.data_root, list(required), required, self.name, self.layout)
+        found = VERSION_DIRS[self.image_root.name]
         train_dir, test_dir = found
         folders = {"train": train_dir, "query": test_dir, "gallery": test_dir}
         return {split: [rec for f in LISTS[split]
