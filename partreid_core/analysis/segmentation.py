@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-IGNORE_INDEX = 255
+from ..data.types import IGNORE_INDEX
 
 
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,

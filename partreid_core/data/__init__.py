@@ -4,7 +4,7 @@ Importing this package registers every dataset.
 """
 from . import real, synth  # noqa: F401  (registration)
 from .registry import DATASETS, build_dataset, list_datasets
-from .types import Batch, COCO_KEYPOINTS, PART_CLASSES, SPLITS, ReidDataset, Sample, SplitTensors, relabel
+from .types import IGNORE_INDEX, Batch, COCO_KEYPOINTS, PART_CLASSES, SPLITS, ReidDataset, Sample, SplitTensors, relabel
 
-__all__ = ["Batch", "DATASETS", "build_dataset", "list_datasets", "COCO_KEYPOINTS", "PART_CLASSES", "SPLITS",
+__all__ = ["IGNORE_INDEX", "Batch", "DATASETS", "build_dataset", "list_datasets", "COCO_KEYPOINTS", "PART_CLASSES", "SPLITS",
            "ReidDataset", "Sample", "SplitTensors", "relabel"]

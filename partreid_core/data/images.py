@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 #: Bumped when the decoded representation changes, so stale caches are not reused.
 CACHE_VERSION = 1
 #: Label value for "no part label here" (pixels of images without a mask file).
-IGNORE_INDEX = 255
+from .types import IGNORE_INDEX  # noqa: F401  (re-exported for the loaders)
 
 
 class CorruptImageError(ValueError):

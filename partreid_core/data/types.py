@@ -22,6 +22,9 @@ PART_CLASSES: tuple[str, ...] = (
     "background", "head", "torso", "upper_arm", "lower_arm", "upper_leg", "lower_leg", "foot",
 )
 
+#: Label value of pixels without a part label (and of every pixel of an image that has no mask).
+IGNORE_INDEX = 255
+
 #: COCO-17 keypoint order.
 COCO_KEYPOINTS: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
@@ -54,9 +57,11 @@ class SplitTensors:
         images: uint8 (N, 3, H, W), RGB.
         pids: int64 (N,), original identity labels.
         camids: int64 (N,).
-        masks: uint8 (N, H, W) with values in ``range(len(PART_CLASSES))``, or None.
-        keypoints: float32 (N, 17, 3): x, y in pixels of this (H, W) and visibility in {0, 1}; or None.
-        meta: extra per-image float/int tensors of shape (N,) (e.g. SynthReID knob values).
+        masks: uint8 (N, H, W) with values in ``range(len(PART_CLASSES))``, or ``IGNORE_INDEX`` (255)
+            where there is no label (images without a mask are all 255 and ``meta["has_mask"]`` is False); or None.
+        keypoints: float32 (N, 17, 3): x, y in pixels of this (H, W) and visibility in {0, 1}; or None
+            (``meta["has_keypoints"]`` marks images that have them, when some lack them).
+        meta: extra per-image tensors of shape (N,) (e.g. SynthReID knob values, ``has_mask`` bool).
     """
 
     images: torch.Tensor
