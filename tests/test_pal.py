@@ -226,3 +226,13 @@ def test_ignored_pixels_survive_resizing_and_the_model_loss():
     assert (labels[:, :8] == 255).all()
     expected = class_balanced_cross_entropy(out.aux["seg_logits"][:, :, 8:], labels[:, 8:])
     assert torch.allclose(model.compute_losses(out, b)["ps"], expected, rtol=1e-5)
+
+
+def test_small_scale_recipe_size_192x64():
+    """§10: PCB at 192x64 has a 12x4 Conv5 (6 stripes of 2 rows); type (c) labels are 24x8."""
+    model = build("pcb_ps")
+    x = torch.randn(2, 3, 192, 64)
+    out = model(x)
+    assert out.aux["feature_map"].shape[2:] == (12, 4) and out.aux["seg_logits"].shape == (2, 8, 24, 8)
+    b = Batch(x, torch.tensor([0, 1]), torch.zeros(2, dtype=torch.long), torch.randint(0, 8, (2, 192, 64)))
+    assert torch.isfinite(model.compute_losses(out, b)["ps"])

@@ -66,13 +66,15 @@ def resize_labels(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def class_balanced_cross_entropy(logits: torch.Tensor, labels: torch.Tensor,
-                                 ignore_index: int = 255, eps: float = 1e-8) -> torch.Tensor:
+                                 ignore_index: int = 255, eps: float = 1e-8, validate: bool = True) -> torch.Tensor:
     """PAL's L_ps: per-class mean of the pixel cross-entropy, then the mean over present classes.
 
     Args:
         logits: (N, M, h, w) PS-head outputs.
         labels: (N, h, w) int64 in 0..M-1 or ``ignore_index``, at the logits' resolution.
         eps: added to the number of present classes, as in the authors' code.
+        validate: check the label range (one host sync); callers that remapped the labels
+            with :func:`remap_part_labels` already know them to be valid.
 
     Returns:
         A scalar. ``sum_s mean_{pixels of s} CE / (#classes present + eps)``; pixels of all
@@ -85,14 +87,16 @@ def class_balanced_cross_entropy(logits: torch.Tensor, labels: torch.Tensor,
                          f"{tuple(logits.shape)}, got {tuple(labels.shape)}")
     labels = labels.long()
     valid = labels != ignore_index
-    if bool(((labels < 0) | (labels >= m))[valid].any()):
+    if validate and bool(((labels < 0) | (labels >= m))[valid].any()):
         raise ValueError(f"segmentation labels must be in 0..{m - 1} or {ignore_index}; "
                          f"found {labels[valid].min().item()}..{labels[valid].max().item()}")
     # fp32: the per-class averages of small classes are sums of few terms
     pix = F.cross_entropy(logits.float(), labels, reduction="none", ignore_index=ignore_index)
     bins = torch.where(valid, labels, torch.full_like(labels, m)).flatten()  # ignored -> spare bin m
-    counts = torch.bincount(bins, minlength=m + 1)[:m]
-    sums = torch.zeros(m + 1, dtype=pix.dtype, device=pix.device).index_add_(0, bins, pix.flatten())[:m]
+    # one-hot sums instead of bincount/index_add_: deterministic on CUDA as well
+    onehot = F.one_hot(bins, m + 1)[:, :m].to(pix.dtype)                      # (pixels, M)
+    counts = onehot.sum(0)
+    sums = pix.flatten() @ onehot
     present = counts > 0
     per_class = sums[present] / counts[present]
     return per_class.sum() / (present.sum() + eps)
@@ -105,13 +109,14 @@ class PartSegmentationLoss(nn.Module):
     scheme (see :func:`remap_part_labels`). Output: scalar.
     """
 
-    def __init__(self, ignore_index: int = 255):
+    def __init__(self, ignore_index: int = 255, validate: bool = True):
         super().__init__()
         self.ignore_index = ignore_index
+        self.validate = validate
 
     def forward(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         labels = resize_labels(masks, tuple(logits.shape[-2:]))
-        return class_balanced_cross_entropy(logits, labels, self.ignore_index)
+        return class_balanced_cross_entropy(logits, labels, self.ignore_index, validate=self.validate)
 
 
 __all__ = ["PART_GROUPINGS", "num_part_classes", "remap_part_labels", "resize_labels",

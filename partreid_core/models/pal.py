@@ -111,7 +111,7 @@ class PartAwareModel(ReidModel):
             raise ValueError(f"{type(base).__name__} exposes neither 'feature_channels' nor 'backbone.out_channels'; "
                              "the PS head cannot know its input channels")
         self.ps_head = PartSegmentationHead(in_channels, self.num_part_classes, ps.head_type, ps.mid_channels)
-        self.ps_loss = PartSegmentationLoss(ps.ignore_index)
+        self.ps_loss = PartSegmentationLoss(ps.ignore_index, validate=False)  # remap_part_labels validates
 
     @staticmethod
     def _maps(out: ModelOutput) -> list[torch.Tensor]:
