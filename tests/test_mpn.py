@@ -68,7 +68,8 @@ def build(variant="T1/mpn", **overrides):
 def test_mask_prior_matches_hand_worked_pipeline():
     p = prior_from_masks(person_mask(), FEAT)
     expected = torch.zeros(1, 1, *FEAT)
-    expected[..., 1:8, 0:3] = 1  # body cells rows 1-7, cols 1-2; the 1×2 dilation adds col 0 (out[x] = max(M[x], M[x+1]))
+    # body cells: rows 1-7, cols 1-2; the 1×2 dilation (out[x] = max(M[x], M[x+1])) adds col 0
+    expected[..., 1:8, 0:3] = 1
     assert torch.equal(p.mask, expected)
     assert p.top.tolist() == [1] and p.bot.tolist() == [7] and p.valid.tolist() == [True]
     # shifting the person down by one cell moves the ROI with it
@@ -370,3 +371,21 @@ def test_config_errors_name_the_key():
     assert all(isinstance(mpn_variant(v), MPNConfig) for v in MPN_VARIANTS)
     with pytest.raises(ValueError, match="Batch.masks"):
         build("T1/mpn")(torch.randn(2, 3, H // 2, W // 2))
+
+
+def test_recipe_optimiser_fits_one_batch():
+    # §4 optimiser (SGD 0.01, momentum 0.9, Nesterov, wd 5e-4): a few steps on one batch must cut
+    # every loss term, so the terms pull together rather than against each other
+    m = build("T1/mpn")
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    b = make_batch()
+    history = []
+    for _ in range(8):
+        losses = m.compute_losses(m(b.images, b.masks), b)
+        history.append({k: v.item() for k, v in losses.items()})
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+    first, last = history[0], history[-1]
+    assert last["id"] < 0.5 * first["id"] and last["id_at"] < 0.5 * first["id_at"]
+    assert last["align"] < first["align"] and last["triplet"] <= first["triplet"]

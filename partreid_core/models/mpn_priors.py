@@ -271,15 +271,17 @@ def part_maps(fmap: torch.Tensor, prior: PartPrior | None, num_parts: int, use_m
     x = fmap * prior.mask.to(fmap.dtype) if use_mask else fmap  # type: ignore[union-attr]
     out_h = strip_rows(h, num_parts)
     if use_roi or out_h != h:
+        # the sampling grid and the interpolation run in fp32: bf16 row coordinates would be off by ~1 %
+        f32 = dict(device=fmap.device, dtype=torch.float32)
         if use_roi:
             top, bot = prior.top.float(), prior.bot.float()  # type: ignore[union-attr]
         else:
-            top, bot = fmap.new_zeros(n), fmap.new_full((n,), h - 1)
-        i = torch.arange(out_h, device=fmap.device, dtype=fmap.dtype).view(1, out_h)
+            top, bot = torch.zeros(n, **f32), torch.full((n,), h - 1.0, **f32)
+        i = torch.arange(out_h, **f32).view(1, out_h)
         scale = ((bot - top + 1) / out_h).view(n, 1)
         src = (top.view(n, 1) + (i + 0.5) * scale - 0.5).clamp(min=top.view(n, 1), max=bot.view(n, 1))
         gy = (2 * src + 1) / h - 1  # pixel row -> normalised (align_corners=False)
-        gx = (2 * torch.arange(w, device=fmap.device, dtype=fmap.dtype) + 1) / w - 1
+        gx = (2 * torch.arange(w, **f32) + 1) / w - 1
         grid = torch.stack(torch.broadcast_tensors(gx.view(1, 1, w), gy.view(n, out_h, 1)), dim=-1)
-        x = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+        x = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False).to(x.dtype)
     return list(torch.chunk(x, num_parts, dim=2))
