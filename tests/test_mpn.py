@@ -227,6 +227,9 @@ def test_shapes_registry_and_eval_descriptor():
         assert torch.allclose(m.part_logits(b.images, k), m.mt_classifiers[k](e[:, 512 * k:512 * (k + 1)]), atol=1e-5)
         assert m.part_task(k)(b.images).shape == (8, N_IDS)
     assert m.channel_importance().shape == (6, 512)
+    with torch.no_grad():  # AT-at-test (MPN-X5): needs a prior, and a noisier prior changes it
+        g = m.at_embedding(b.images, b.masks)
+        assert g.shape == (8, 3072) and not torch.equal(g, m.at_embedding(b.images, b.masks, prior_noise=1.0))
 
 
 def test_head_parameter_counts_match_spec():

@@ -28,7 +28,8 @@ Choices where the spec / paper is silent or the code base differs (all in :class
 
 Analysis hooks: :meth:`MPN.part_logits` / :meth:`MPN.part_task` give one part task's logits
 for Grad-CAM (MPN-F7, MPN-F8, MPN-X4; target layer ``model.backbone.layer4[-1]``);
-:meth:`MPN.channel_importance` gives per-part conv1 channel importances (MPN-X3, claim C8).
+:meth:`MPN.channel_importance` gives per-part conv1 channel importances (MPN-X3, claim C8);
+:meth:`MPN.at_embedding` gives the prior-dependent AT descriptor for the AT-at-test comparison (MPN-X5).
 """
 from __future__ import annotations
 
@@ -296,24 +297,28 @@ class MPN(ReidModel):
 
     # --- priors -------------------------------------------------------------------------------------------
     def build_prior(self, fmap_size: tuple[int, int], image_size: tuple[int, int], n: int, device: torch.device,
-                    masks: torch.Tensor | None = None, keypoints: torch.Tensor | None = None) -> PartPrior:
-        """The (optionally degraded) training prior of a batch at feature resolution ``fmap_size``."""
+                    masks: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
+                    noise: float | None = None) -> PartPrior:
+        """The prior of a batch at feature resolution ``fmap_size``, degraded by ``noise``
+        (default: ``cfg.prior_noise``)."""
         cfg = self.cfg
+        noise = cfg.prior_noise if noise is None else noise
         if cfg.prior == "uniform":
             return uniform_prior(n, fmap_size, device)
         if cfg.prior_source == "masks":
             if masks is None:
                 raise ValueError(f"MPN with prior={cfg.prior!r} and prior_source='masks' needs Batch.masks (N, H, W) "
-                                 "part labels in training; got None (use a dataset with masks, or prior='uniform')")
+                                 "part labels to build its prior; got None (use a dataset with masks, or "
+                                 "prior='uniform')")
             if tuple(masks.shape[-2:]) != tuple(image_size):
                 raise ValueError(f"masks are {tuple(masks.shape[-2:])}, images are {tuple(image_size)}")
             prior = prior_from_masks(masks, fmap_size, cfg.part_presence_frac, cfg.mask_threshold)
         else:
             if keypoints is None:
-                raise ValueError("MPN with prior_source='keypoints' needs Batch.keypoints (N, 17, 3) in training; "
-                                 "got None")
+                raise ValueError("MPN with prior_source='keypoints' needs Batch.keypoints (N, 17, 3) to build its "
+                                 "prior; got None")
             prior = prior_from_keypoints(keypoints, image_size, fmap_size)
-        return degrade_prior(prior, cfg.prior_noise) if cfg.prior_noise > 0 else prior
+        return degrade_prior(prior, noise) if noise > 0 else prior
 
     # --- tasks --------------------------------------------------------------------------------------------
     def _at_feature(self, k: int, strip: torch.Tensor) -> torch.Tensor:
@@ -400,6 +405,23 @@ class MPN(ReidModel):
     def inference_modules(self) -> set[str]:
         """The eval forward uses the backbone and the test-task branches only."""
         return {"backbone", "branches"}
+
+    def at_embedding(self, images: torch.Tensor, masks: torch.Tensor | None = None,
+                     keypoints: torch.Tensor | None = None, prior_noise: float = 0.0) -> torch.Tensor:
+        """(N, 3, H, W) -> (N, K·d): the AT descriptor g = [z^1; …; z^K], computed with priors.
+
+        This is the "AT-at-test" comparison of MPN-X5 (claim C9): unlike the MT descriptor it
+        needs a prior on the test images, so test-time prior failures (``prior_noise``) reach
+        it. Runs in the module's current mode (call ``.eval()`` first for test features).
+        """
+        if not self.uses_at:
+            raise ValueError(f"at_embedding needs auxiliary tasks; this model has tasks={self.cfg.tasks!r}")
+        fmap = self.backbone(images)
+        prior = self.build_prior(tuple(fmap.shape[-2:]), tuple(images.shape[-2:]), images.shape[0], fmap.device,
+                                 masks, keypoints, noise=prior_noise)
+        strips = part_maps(fmap, prior, self.cfg.num_parts, use_mask=self.cfg.prior == "mask_roi",
+                           use_roi=self.cfg.prior in ("roi", "mask_roi"))
+        return torch.cat([self._at_feature(k, s) for k, s in enumerate(strips)], 1)
 
     def part_logits(self, images: torch.Tensor, part: int) -> torch.Tensor:
         """(N, 3, H, W) -> (N, num_classes): logits of part ``part``'s test task from images alone.
