@@ -159,7 +159,9 @@ class CGPN(ReidModel):
     features (12 reduced features by default), ``aux["part_features"]`` (N, 9, 256) the reduced local
     features, ``aux["feature_maps"]`` the branch maps T_i, and for the MSE term
     ``aux["global_head_features"]`` / ``aux["global_targets"]`` (N, 2·branches, C): f_g1, f_g2 of
-    branch 1, then branch 2, ... and the matching upper / lower half-map GMP. Eval forward: (N, feat_dim).
+    branch 1, then branch 2, ... and the matching upper / lower half-map GMP (present for the
+    supervised and the unsupervised two-conv head, so CGPN-X2 can compare them; only the supervised
+    one turns them into the ``"mse"`` term). Eval forward: (N, feat_dim).
     """
 
     def __init__(self, cfg: CGPNConfig, num_classes: int):
