@@ -171,3 +171,13 @@ def test_config_errors_name_the_key():
         model_config("cgpn", {"global_part": "none", "local_parts": "none"})
     cfg = model_config("cgpn")
     assert cfg.stripes == (2, 3, 4) and cfg.loss.triplet_margin == 1.2 and cfg.backbone.last_stride == 1
+
+
+def test_paper_scale_parameter_count_matches_the_spec():
+    """cgpn.md §2.6 counted 99,964,992 parameters for the reference sketch (C = 751); same choices here."""
+    m = build_model("cgpn", 751)
+    count = {k: sum(p.numel() for p in c.parameters()) for k, c in m.named_children()}
+    assert count["trunk"] == 2_957_376 and count["branches"] == 3 * 20_550_656
+    assert count["global_heads"] == 25_178_112 and count["reductions"] == 7_870_464
+    assert count["classifiers"] == 2_307_072
+    assert sum(p.numel() for p in m.parameters()) == 99_964_992

@@ -250,3 +250,15 @@ def test_abp_changes_only_original_stripes_at_test():
     torch.manual_seed(0)
     u = uni(x).embedding
     assert torch.allclose(a, u, atol=1e-6)
+
+
+def test_paper_geometry_and_parameter_budget():
+    """384x128 gives 24x8 maps in both paths (rmgl.md §0); ResNet-50 head budget of §2.10 for C = 751."""
+    m = _build(num_classes=2)
+    out = m(torch.randn(2, 3, 384, 128))
+    assert [t.shape[2:] for t in out.aux["feature_maps"] + out.aux["rp_feature_maps"]] == [(24, 8)] * 4
+    full = build_model("rmgl", 751)
+    count = {k: sum(p.numel() for p in c.parameters()) for k, c in full.named_children()}
+    assert count["trunk"] == 225_344  # stem + layer1 (~0.23 M)
+    assert count["reductions"] == 14 * (2048 * 256 + 2 * 256)  # Linear(2048, 256) + BN
+    assert count["classifiers"] == 14 * 257 * 751
