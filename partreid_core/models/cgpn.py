@@ -162,6 +162,11 @@ class CGPN(ReidModel):
     branch 1, then branch 2, ... and the matching upper / lower half-map GMP (present for the
     supervised and the unsupervised two-conv head, so CGPN-X2 can compare them; only the supervised
     one turns them into the ``"mse"`` term). Eval forward: (N, feat_dim).
+
+    Heads come from :mod:`partreid_core.models.parts`: ``Reduction`` (Linear = 1x1 conv on the pooled
+    vector, BN, ReLU; kaiming init) and ``Classifier`` without bias (Eq. 1), N(0, 0.001) init (one of
+    the two MGN inits the spec allows, §2.4). ``feature_names`` lists the 12 features in embedding order.
+    With the paper's choices the ResNet-50 model has 99,964,992 parameters for C = 751 (cgpn.md §2.6).
     """
 
     def __init__(self, cfg: CGPNConfig, num_classes: int):

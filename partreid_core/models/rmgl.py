@@ -228,6 +228,18 @@ class RMGL(ReidModel):
     RP stripes, branch by branch; P = 10 by default), ``aux["feature_maps"]`` the original-path
     maps (N, C, h, w) per branch (RP maps where a branch has no original path) and
     ``aux["rp_feature_maps"]`` the re-assembled RP maps. Eval forward: (N, feat_dim).
+
+    Notes on choices the paper leaves open:
+
+    * Heads come from :mod:`partreid_core.models.parts`: ``Reduction`` (the 1x1 conv as a Linear on the
+      pooled vector + BN, kaiming init) and ``Classifier`` with bias, N(0, 0.001) (A29). Training-only
+      parts: ``classifiers``; the engine's 10x learning-rate group (A13) is ``reductions`` + ``classifiers``.
+    * Uniform original-path stripes use the shared :func:`horizontal_stripes` (adaptive bins); where the
+      final height is not divisible by K (e.g. 8 rows, K=3 at 128x64) neighbouring bins share one row,
+      while RP shards and ABP always partition the rows. At 384x128 (24 rows) and 192x64 (12 rows) the
+      two coincide for K = 2, 3, 4, 6.
+    * Every feature name is in ``feature_names`` (``"K2[0]/rp/s1"`` = branch 0 with K=2, RP path,
+      stripe 1), in the order of the embedding's 256-d blocks and of ``out.logits``.
     """
 
     def __init__(self, cfg: RMGLConfig, num_classes: int):
