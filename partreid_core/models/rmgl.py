@@ -112,7 +112,8 @@ class RMGLConfig:
         if self.triplet_on not in ("branch", "global"):
             raise bad("triplet_on", self.triplet_on, ("branch", "global"))
         if not self.stripes or any(int(k) < 1 for k in self.stripes):
-            raise ValueError(f"RMGLConfig.stripes: expected a non-empty tuple of stripe counts >= 1, got {self.stripes!r}")
+            raise ValueError(
+                f"RMGLConfig.stripes: expected a non-empty tuple of stripe counts >= 1, got {self.stripes!r}")
         if self.paths == "receptive" and all(k == 1 for k in self.stripes):
             raise ValueError("RMGLConfig: paths='receptive' needs at least one branch with more than 1 stripe")
 
@@ -268,10 +269,12 @@ class RMGL(ReidModel):
             if self._has_orig(k):
                 self.feature_slots += [(b, "orig", "global")] + ([(b, "orig", s) for s in range(k)] if k > 1 else [])
             if self._has_rp(k):
-                self.feature_slots += ([(b, "rp", "global")] if cfg.rp_global else []) + [(b, "rp", s) for s in range(k)]
+                rp_global = [(b, "rp", "global")] if cfg.rp_global else []
+                self.feature_slots += rp_global + [(b, "rp", s) for s in range(k)]
         self.feature_names = [f"K{self.stripes[b]}[{b}]/{p}/{s if s == 'global' else f's{s}'}"
                               for b, p, s in self.feature_slots]
-        self.reductions = nn.ModuleList(Reduction(c, cfg.reduce_dim, relu=cfg.reduction_relu) for _ in self.feature_slots)
+        self.reductions = nn.ModuleList(
+            Reduction(c, cfg.reduce_dim, relu=cfg.reduction_relu) for _ in self.feature_slots)
         self.classifiers = nn.ModuleList(Classifier(cfg.reduce_dim, num_classes, bias=True) for _ in self.feature_slots)
         self.feat_dim = cfg.reduce_dim * len(self.feature_slots)
         self.num_classes = num_classes
