@@ -124,3 +124,14 @@ def test_label_smoothing_matches_formula():
     logp = torch.log_softmax(logits, 1)
     expected = -((1 - eps) * logp[0, 0] + eps / 3 * logp.sum())
     assert torch.allclose(CrossEntropyLabelSmooth(eps)(logits, torch.tensor([0])), expected)
+
+
+def test_triplet_squared_violating_variant():
+    feats = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [0.0, 5.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    # squared: d_ap = 1, 1, 4, 4; d_an = 9, 10, 9, 25 -> hinge(margin 6) = 0, 0, 1, 0 -> violating mean = 1
+    loss = TripletLoss(margin=6.0, squared=True, average="violating")(feats, labels)
+    assert torch.allclose(loss, torch.tensor(1.0))
+    assert torch.allclose(TripletLoss(margin=6.0, squared=True)(feats, labels), torch.tensor(0.25))
+    with pytest.raises(ValueError, match="average"):
+        TripletLoss(average="most")

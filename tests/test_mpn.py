@@ -4,6 +4,8 @@ Small scale: ResNet-50 topology at width 0.25, 64×32 or 128×64 images (4×2 / 
 """
 import pytest
 import torch
+
+from partreid_core.losses import TripletLoss
 import torch.nn.functional as F
 
 from partreid_core.config import ConfigError
@@ -12,7 +14,7 @@ from partreid_core.losses.alignment import (FeatureAlignmentLoss, batch_wise_ali
                                             sample_wise_alignment)
 from partreid_core.models import build_model
 from partreid_core.models.backbones.resnet import Bottleneck
-from partreid_core.models.mpn import (MPN, MPN_VARIANTS, ChannelAttention, MPNConfig, NormalizedTripletLoss,
+from partreid_core.models.mpn import (MPN, MPN_VARIANTS, ChannelAttention, MPNConfig, 
                                       PartBranch, mpn_variant)
 from partreid_core.models.mpn_priors import (PartPrior, degrade_prior, part_maps, prior_from_keypoints,
                                              prior_from_masks, strip_rows, uniform_prior)
@@ -201,7 +203,7 @@ def test_triplet_is_twice_the_cosine_batch_hard_with_margin_0_2():
     hinge = F.relu(dm.masked_fill(~same, -1).max(1).values - dm.masked_fill(same, 2).min(1).values + 0.2)
     spec = hinge.sum() / (hinge > 0).sum().clamp(min=1)  # spec §3 triplet_bh, averaged over violators
     assert spec > 0
-    assert torch.allclose(NormalizedTripletLoss(0.4)(h, y), 2 * spec, atol=1e-5)
+    assert torch.allclose(TripletLoss(0.4, normalize=True, squared=True, average="violating")(h, y), 2 * spec, atol=1e-5)
 
 
 # --- model ----------------------------------------------------------------------------------------------

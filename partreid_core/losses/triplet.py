@@ -6,12 +6,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def pairwise_euclidean(x: torch.Tensor) -> torch.Tensor:
-    """(N, d) -> (N, N) Euclidean distances, clamped away from 0 so sqrt has a gradient."""
+def pairwise_euclidean(x: torch.Tensor, squared: bool = False) -> torch.Tensor:
+    """(N, d) -> (N, N) Euclidean distances (clamped away from 0 so sqrt has a gradient), or squared ones."""
     x = x.float()
     sq = (x * x).sum(1, keepdim=True)
     d2 = sq + sq.t() - 2.0 * (x @ x.t())
-    return d2.clamp_min(1e-12).sqrt()
+    return d2.clamp_min(0) if squared else d2.clamp_min(1e-12).sqrt()
 
 
 class TripletLoss(nn.Module):
@@ -21,19 +21,31 @@ class TripletLoss(nn.Module):
     negative (smallest distance, other label) in the batch. ``margin=None`` gives the
     soft margin ``log(1 + exp(d_ap - d_an))`` (PLR-OSNet's choice).
 
-    Input: features (N, d), labels (N,). Output: scalar mean loss over anchors that have
-    at least one positive and one negative.
+    Args:
+        margin: hinge margin, or None for the soft margin.
+        normalize: L2-normalise the features first.
+        squared: use squared Euclidean distances (on normalised features, 2 x the cosine distance:
+            MPN's margin 0.4 is its cosine margin 0.2).
+        average: "all" averages over every anchor with a positive and a negative (BoT, torchreid);
+            "violating" averages the hinge over the anchors that violate the margin (MPN's N_T).
+
+    Input: features (N, d), labels (N,). Output: scalar loss.
     """
 
-    def __init__(self, margin: float | None = 0.3, normalize: bool = False):
+    def __init__(self, margin: float | None = 0.3, normalize: bool = False, squared: bool = False,
+                 average: str = "all"):
         super().__init__()
+        if average not in ("all", "violating"):
+            raise ValueError(f"average must be 'all' or 'violating', got {average!r}")
         self.margin = margin
         self.normalize = normalize
+        self.squared = squared
+        self.average = average
 
     def forward(self, feats: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.normalize:
             feats = F.normalize(feats.float(), dim=1)
-        dist = pairwise_euclidean(feats)
+        dist = pairwise_euclidean(feats, squared=self.squared)
         same = labels[:, None] == labels[None, :]
         eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
         pos = same & ~eye
@@ -46,4 +58,7 @@ class TripletLoss(nn.Module):
             return feats.sum() * 0.0
         if self.margin is None:
             return F.softplus(d_ap - d_an).mean()
-        return F.relu(d_ap - d_an + self.margin).mean()
+        hinge = F.relu(d_ap - d_an + self.margin)
+        if self.average == "violating":
+            return hinge.sum() / (hinge > 0).sum().clamp(min=1)
+        return hinge.mean()

@@ -16,7 +16,8 @@ Choices where the spec / paper is silent or the code base differs (all in :class
 * Triplet loss (§3, A2): batch-hard on L2-normalised h with *squared* Euclidean distance and
   margin 0.4 (the official code; = cosine distance with α = 0.2), averaged over the anchors
   whose hinge is positive (N_T). The shared ``TripletLoss`` uses plain Euclidean distance and
-  averages over all anchors, so :class:`NormalizedTripletLoss` replaces it here.
+  averages over all anchors by default, so MPN configures it with ``normalize=True, squared=True,
+  average="violating"``.
 * ID loss: plain softmax CE (label smoothing 0), summed over the 2K classifiers (A1). Logged as
   ``"id"`` (MT classifiers) and ``"id_at"`` (AT classifiers); both have weight 1.
 * CA is shared by MT_k and AT_k whenever it is on, also in the unshared ablations ("CA shared").
@@ -42,6 +43,7 @@ from torch import nn
 
 from ..config import ConfigError, merge
 from ..data.types import Batch
+from ..losses import TripletLoss
 from ..losses.alignment import FeatureAlignmentLoss
 from .backbones import BackboneConfig, build_backbone, clone
 from .base import LossConfig, ReidModel
@@ -167,35 +169,6 @@ def mpn_variant(name: str, overrides: dict[str, Any] | None = None) -> MPNConfig
     return merge(merge(MPNConfig(), MPN_VARIANTS[name]), overrides or {})
 
 
-class NormalizedTripletLoss(nn.Module):
-    """MPN's batch-hard triplet loss (§3, A2).
-
-    Squared Euclidean distance between L2-normalised features (= 2 × cosine distance), so
-    ``margin`` 0.4 is the paper's cosine margin α = 0.2. The hinge is averaged over the anchors
-    that violate the margin (N_T); ``margin=None`` gives the soft margin averaged over all.
-
-    Input: features (N, D), labels (N,). Output: scalar.
-    """
-
-    def __init__(self, margin: float | None = 0.4):
-        super().__init__()
-        self.margin = margin
-
-    def forward(self, feats: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        x = F.normalize(feats.float(), dim=1)
-        dist = (2 - 2 * x @ x.t()).clamp_min(0)
-        same = labels[:, None] == labels[None, :]
-        valid = same.sum(1).gt(1) & (~same).any(1)
-        d_ap = dist.masked_fill(~same, -1.0).amax(1)[valid]
-        d_an = dist.masked_fill(same, 5.0).amin(1)[valid]
-        if d_ap.numel() == 0:
-            return feats.sum() * 0.0
-        if self.margin is None:
-            return F.softplus(d_ap - d_an).mean()
-        hinge = F.relu(d_ap - d_an + self.margin)
-        return hinge.sum() / (hinge > 0).sum().clamp(min=1)
-
-
 def conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
     """1×1 conv (bias, PyTorch default init; A26) + BN + ReLU. (N, c_in, h, w) -> (N, c_out, h, w)."""
     return nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=True), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
@@ -274,7 +247,8 @@ class MPN(ReidModel):
         self.num_classes = num_classes
         self.uses_mt = cfg.tasks in ("mt+at", "mt")
         self.uses_at = cfg.tasks in ("mt+at", "at")
-        self.triplet_loss = NormalizedTripletLoss(cfg.loss.triplet_margin)
+        # §3, A2: squared distance on L2-normalised h, hinge averaged over violating anchors
+        self.triplet_loss = TripletLoss(cfg.loss.triplet_margin, normalize=True, squared=True, average="violating")
         self.backbone = build_backbone(cfg.backbone)
         c_in = self.backbone.out_channels  # derived, so narrow backbones work unchanged
         k, d = cfg.num_parts, cfg.part_dim
