@@ -28,6 +28,7 @@ What is counted (all on the **eval forward** of a batch of one image, where it m
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pandas as pd
@@ -103,11 +104,12 @@ def _measure(model: nn.Module, input_size: tuple[int, int], params: bool, flops:
             for p in plist:
                 p.requires_grad_(True)
         x = _eval_input(model, input_size)
-        counter = FlopCounterMode(display=False)
+        counter = FlopCounterMode(display=False) if flops else contextlib.nullcontext()
         with torch.set_grad_enabled(params), counter:
             out = _eval_output(model, x)
         result["feat_dim"] = int(out.shape[1])
         if flops:
+            assert isinstance(counter, FlopCounterMode)
             result["macs"] = counter.get_total_flops() // 2
             result["macs_by_op"] = {str(op).split(".")[-1] if "." in str(op) else str(op): n // 2
                                     for op, n in counter.get_flop_counts().get("Global", {}).items()}
@@ -185,7 +187,10 @@ TABLE_COLUMNS = ["model", "params", "params_torchreid", "macs", "macs_torchreid"
 
 def complexity_row(name: str, model: nn.Module, input_size: tuple[int, int] = (256, 128)) -> dict[str, object]:
     """One row of :func:`models_table` for an already built ``model`` registered as ``name``."""
-    r = _measure(model, input_size, params=True, flops=True)
+    # two passes: FlopCounterMode is slow with autograd recording, the parameter pass needs autograd
+    r = _measure(model, input_size, params=True, flops=False)
+    with torch.no_grad():
+        r.update(_measure(model, input_size, params=False, flops=True))
     tr_params, tr_macs = torchreid_complexity(model, input_size)
     claim = PAPER_COMPLEXITY.get(name)
     return {
