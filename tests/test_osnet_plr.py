@@ -217,7 +217,8 @@ def test_plr_losses_match_the_code_formula():
     assert torch.allclose(losses["id"], 0.5 * (ce(zl) + ce(zg)))
     assert torch.allclose(losses["triplet"], 0.5 * (soft(g, b.labels) + soft(h, b.labels)))
     cen = lambda f, c: (f - c[b.labels]).pow(2).sum(1).mean()  # noqa: E731
-    assert torch.allclose(losses["center"], 5e-4 * 0.5 * (cen(g, m.local_center.centers) + cen(h, m.global_center.centers)))
+    expected_center = 5e-4 * 0.5 * (cen(g, m.local_center.centers) + cen(h, m.global_center.centers))
+    assert torch.allclose(losses["center"], expected_center)
 
 
 def test_plr_gradients_reach_every_parameter():
@@ -234,8 +235,9 @@ def test_plr_gradients_reach_every_parameter():
     zero = {n for n, p in trainable.items() if p.grad.abs().sum() == 0}
     assert sam_q_k <= zero
     assert all(".gate.fc" in n for n in zero - sam_q_k), zero - sam_q_k
-    assert all(trainable[n].grad.abs().sum() > 0 for n in ("att2.sam.gamma", "fc2.weight", "local_classifier.weight",
-                                                           "global_classifier.weight", "local_bn.bias", "conv1.conv.weight"))
+    learn_now = ("att2.sam.gamma", "fc2.weight", "local_classifier.weight", "global_classifier.weight",
+                 "local_bn.bias", "conv1.conv.weight")
+    assert all(trainable[n].grad.abs().sum() > 0 for n in learn_now)
     m.zero_grad()
     for a in (m.att2, m.att3):
         a.sam.gamma.data.fill_(0.5)

@@ -58,10 +58,12 @@ class PaperClaim:
 PAPER_COMPLEXITY: dict[str, PaperClaim] = {
     "osnet": PaperClaim(
         "PLR-M1", params=2.2e6, macs=978.9e6, feat_dim=512,
-        note="OSNet x1.0 (OSNet paper, quoted by PLR §IV-C); torchreid counter, Mult-Adds at 256x128"),
+        note="OSNet x1.0, from the OSNet paper (Zhou et al. ICCV'19; listed in PLR-M1 for context, not in "
+             "the PLR text); torchreid counter, Mult-Adds at 256x128"),
     "plr_osnet": PaperClaim(
         "PLR-M1", params=3.4e6, feat_dim=2560,
-        note="torchreid counter (shared OSNet gate counted per call); no FLOPs reported"),
+        note="PLR §IV-C 'only 3.4M parameters'; torchreid counter (shared OSNet gate counted per call); "
+             "no FLOPs reported"),
     "pcb": PaperClaim("MPN-T8", params=26.8e6, note="PCB, ResNet-50, test #params, classifiers excluded"),
     "mgn": PaperClaim("MPN-T8", params=68.8e6, note="MGN, ResNet-50, test #params, classifiers excluded"),
     "mpn": PaperClaim(
@@ -137,7 +139,8 @@ def count_parameters(model: nn.Module, inference_only: bool = True, input_size: 
     return int(_measure(model, input_size, params=True, flops=False)["params"])  # type: ignore[arg-type]
 
 
-def count_flops(model: nn.Module, input_size: tuple[int, int] = (256, 128), by_op: bool = False) -> int | dict[str, int]:
+def count_flops(model: nn.Module, input_size: tuple[int, int] = (256, 128),
+                by_op: bool = False) -> int | dict[str, int]:
     """Multiply-accumulates of one eval forward on a (1, 3, H, W) image (FlopCounterMode FLOPs / 2).
 
     ``by_op=True`` returns ``{aten op name: MACs}`` (e.g. ``convolution``, ``addmm``, ``bmm``).
@@ -181,7 +184,8 @@ def torchreid_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 1
     return total["params"], total["macs"]
 
 
-TABLE_COLUMNS = ["model", "params", "params_torchreid", "macs", "macs_torchreid", "feat_dim", "paper_params", "paper_macs",
+TABLE_COLUMNS = ["model", "params", "params_torchreid", "macs", "macs_torchreid", "feat_dim",
+                 "paper_params", "paper_macs",
                  "paper_feat_dim", "paper_artefact", "paper_note", "error"]
 
 

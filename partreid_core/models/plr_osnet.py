@@ -184,7 +184,8 @@ class PLROSNetConfig:
 def _check_config(cfg: PLROSNetConfig) -> None:
     where = "plr_osnet config"
     if not cfg.backbone.name.startswith("osnet"):
-        raise ConfigError(f"{where}: backbone.name must be an OSNet variant (osnet_x1_0 ...), got {cfg.backbone.name!r}")
+        raise ConfigError(
+            f"{where}: backbone.name must be an OSNet variant (osnet_x1_0 ...), got {cfg.backbone.name!r}")
     if not (cfg.global_branch or cfg.local_branch):
         raise ConfigError(f"{where}: global_branch and local_branch cannot both be False")
     if cfg.id_loss not in ("single", "multiple"):
