@@ -63,6 +63,16 @@ def test_counts_by_hand_on_a_toy_model():
     assert torchreid_complexity(m, (8, 8)) == (112 + 2 * 16 + 8 + 10, 28 * 256 + 2 * 4 * 256 + 5 * 2)
 
 
+def test_detached_eval_output_is_an_error_not_zero():
+    class Detached(Toy):
+        def forward(self, images, masks=None, keypoints=None):
+            out = super().forward(images)
+            return out.detach() if not self.training else out
+
+    with pytest.raises(RuntimeError, match="not connected to any parameter"):
+        count_parameters(Detached(), input_size=(8, 8))
+
+
 def test_row_for_any_reid_model_without_a_claim_is_blank():
     row = complexity_row("toy", Toy(), (8, 8))
     assert row["feat_dim"] == 2 and row["params"] == 146 and row["error"] == ""

@@ -116,6 +116,10 @@ def _measure(model: nn.Module, input_size: tuple[int, int], params: bool, flops:
             result["macs_by_op"] = {str(op).split(".")[-1] if "." in str(op) else str(op): n // 2
                                     for op, n in counter.get_flop_counts().get("Global", {}).items()}
         if params:
+            if plist and not out.requires_grad:
+                raise RuntimeError(
+                    f"{type(model).__name__}: the eval output is not connected to any parameter by autograd "
+                    f"(torch.no_grad() or .detach() inside forward?), so the parameters it uses cannot be found")
             grads = torch.autograd.grad(out.float().sum(), plist, allow_unused=True) if plist else []
             result["params"] = sum(p.numel() for p, g in zip(plist, grads) if g is not None)
     finally:

@@ -13,6 +13,10 @@ OSNet paper's "2.2M / 978.9M" (PLR-M1). Module names are torchreid's (``fc.0``, 
 ``classifier``), so a torchreid re-ID checkpoint's keys match under the ``backbone.`` prefix
 for the trunk.
 
+With ``backbone.pretrained`` the trunk gets torchreid's ImageNet weights; the ImageNet
+checkpoint's own 512-d ``fc`` is not loaded (the shared loader drops ``fc.*``), so the head
+starts from the N(0, 0.01) init, unlike torchreid, which copies that fc too.
+
 Loss: the OSNet paper trains with softmax only; PLR-F5 needs an OSNet "trained with the same
 recipe" as PLR-OSNet (spec §2.6), so the defaults are PLR's: label smoothing 0.1, soft-margin
 triplet on v, center loss weight 5e-4 on v. ``loss.triplet_weight=0, center_weight=0``
