@@ -9,7 +9,7 @@ from partreid_core.losses import TripletLoss
 from partreid_core.models import build_model
 from partreid_core.models.backbones import BACKBONES, BackboneConfig, build_backbone, split_blocks
 from partreid_core.models.backbones.osnet import OSNet
-from partreid_core.models.complexity import count_flops, count_parameters, torchreid_complexity
+from partreid_core.models.complexity import count_flops, count_parameters, module_table, torchreid_complexity
 from partreid_core.models.plr_osnet import CenterLoss, ChannelAttention, SpatialAttention
 
 TINY = {"backbone": {"name": "osnet_x0_25"}}
@@ -161,6 +161,14 @@ def test_plr_parameter_inventory_x1_0():
     assert torchreid_complexity(m, (128, 64)) == (3_362_136, 283_699_920)        # the paper's "3.4M"
     for n, total in [(702, 5_123_450), (767, 5_289_980)]:                        # Duke, CUHK03
         assert count_parameters(build_model("plr_osnet", n), inference_only=False) == total
+
+
+def test_plr_module_table_matches_spec_inventory():
+    df = module_table(build_model("plr_osnet", 751), (64, 32))
+    assert list(df.index[:6]) == ["conv1", "maxpool", "conv2", "att2", "conv3", "att3"]
+    assert df.loc["att3", "params"] == 56_569 and df.loc["att3", "output_shape"] == "384x4x2"
+    assert df.loc["local_classifier", "params"] == 1_538_799 and df.loc["local_classifier", "params_at_test"] == 0
+    assert df["params_at_test"].sum() == 3_324_926 and "id_loss" not in df.index
 
 
 @pytest.mark.parametrize("arch,unique,torchreid_params", [

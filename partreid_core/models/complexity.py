@@ -188,6 +188,55 @@ def torchreid_complexity(model: nn.Module, input_size: tuple[int, int] = (256, 1
     return total["params"], total["macs"]
 
 
+def module_table(model: nn.Module, input_size: tuple[int, int] = (256, 128)) -> pd.DataFrame:
+    """Per top-level child of ``model``: type, parameters, whether the eval forward uses them, output shape.
+
+    The per-module breakdown behind a size claim (e.g. PLR-M1 against spec ``plr_osnet.md``
+    §2.5). ``params`` counts the child's own unique parameters (a tensor shared with an
+    earlier child is not counted again), ``params_at_test`` those of them the eval output
+    depends on (autograd, as :func:`count_parameters`), ``output_shape`` the child's
+    output in one eval forward of a (1, 3, H, W) image (blank if it did not run).
+    Children without parameters that do not run at test (loss modules) are left out.
+    """
+    shapes: dict[str, str] = {}
+
+    def hook_for(name: str):
+        def hook(m, inp, out) -> None:
+            if isinstance(out, torch.Tensor):
+                shapes[name] = "x".join(str(d) for d in out.shape[1:])
+        return hook
+
+    children = list(model.named_children())
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in children]
+    was_training = model.training
+    plist = _unique_parameters(model)
+    saved = [p.requires_grad for p in plist]
+    try:
+        model.eval()
+        for p in plist:
+            p.requires_grad_(True)
+        out = _eval_output(model, _eval_input(model, input_size))
+        grads = torch.autograd.grad(out.float().sum(), plist, allow_unused=True) if out.requires_grad else []
+        used = {id(p) for p, g in zip(plist, grads) if g is not None}
+    finally:
+        for h in handles:
+            h.remove()
+        for p, r in zip(plist, saved):
+            p.requires_grad_(r)
+        model.train(was_training)
+    seen: set[int] = set()
+    rows = []
+    for name, child in children:
+        own = [p for p in child.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in own)
+        if not own and name not in shapes:
+            continue  # parameter-free and unused at test (loss modules)
+        rows.append({"module": name, "type": type(child).__name__, "params": sum(p.numel() for p in own),
+                     "params_at_test": sum(p.numel() for p in own if id(p) in used),
+                     "output_shape": shapes.get(name, "")})
+    return pd.DataFrame(rows).set_index("module")
+
+
 TABLE_COLUMNS = ["model", "params", "params_torchreid", "macs", "macs_torchreid", "feat_dim",
                  "paper_params", "paper_macs",
                  "paper_feat_dim", "paper_artefact", "paper_note", "error"]
@@ -264,5 +313,5 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-__all__ = ["PaperClaim", "PAPER_COMPLEXITY", "count_parameters", "count_flops", "torchreid_complexity",
+__all__ = ["PaperClaim", "PAPER_COMPLEXITY", "count_parameters", "count_flops", "torchreid_complexity", "module_table",
            "complexity_row", "models_table", "format_table"]

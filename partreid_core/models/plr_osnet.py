@@ -222,9 +222,11 @@ class PLROSNet(ReidModel):
         self.num_parts = cfg.num_parts
 
         # shared trunk (torchreid names for conv1..conv3, so pretrained OSNet keys still line up)
+        # (registered in forward order, so module listings read top to bottom)
         self.conv1, self.maxpool = backbone.conv1, backbone.maxpool
-        self.conv2, self.conv3 = backbone.conv2, backbone.conv3
+        self.conv2 = backbone.conv2
         self.att2 = SpatialChannelAttention(c2) if cfg.attention else nn.Identity()
+        self.conv3 = backbone.conv3
         self.att3 = SpatialChannelAttention(c3) if cfg.attention else nn.Identity()
 
         self.local_dim = cfg.num_parts * c if cfg.local_branch else 0
