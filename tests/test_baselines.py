@@ -117,7 +117,8 @@ def test_center_loss_by_hand():
     feats = torch.tensor([[3.0, 4.0], [1.0, 3.0], [1.0, 1.0]])
     # squared distances 25, 4, and 0 clamped to 1e-12
     assert torch.allclose(loss(feats, torch.tensor([0, 1, 1])), torch.tensor((25 + 4 + 1e-12) / 3))
-    assert not CenterLoss(3, 2, learn_centers=False).centers.requires_grad
+    fixed = CenterLoss(3, 2, learnable=False)
+    assert "centers" in dict(fixed.named_buffers()) and not list(fixed.parameters())
     with pytest.raises(ValueError, match=r"features \(N, 2\)"):
         loss(torch.zeros(3, 5), torch.tensor([0, 1, 1]))
 

@@ -34,7 +34,8 @@ from ..data.types import Batch
 from .backbones import BackboneConfig, build_backbone
 from .base import LossConfig, ReidModel
 from .output import ModelOutput
-from .plr_osnet import CenterLoss, _init_linear
+from ..losses.center import CenterLoss
+from .plr_osnet import _init_linear
 from .registry import register_model
 
 

@@ -53,6 +53,7 @@ from torch import nn
 
 from ..config import ConfigError
 from ..data.types import Batch
+from ..losses.center import CenterLoss
 from .backbones import BackboneConfig, build_backbone
 from .backbones.osnet import OSNet
 from .base import LossConfig, ReidModel
@@ -70,32 +71,6 @@ def _init_linear(m: nn.Module) -> None:
     elif isinstance(m, nn.BatchNorm1d):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
-
-
-class CenterLoss(nn.Module):
-    """Center loss (Wen et al. 2016) as PLR-OSNet's code computes it.
-
-    ``mean_i clamp(||f_i - c_{y_i}||^2, 1e-12, 1e12)``. Input: features (N, d), labels (N,)
-    in ``range(num_classes)``; output: scalar.
-
-    The authors' centers are an ``nn.Parameter`` that never reaches the optimizer, i.e. fixed
-    N(0, 1) values (spec §3, §9.8). ``learnable=False`` reproduces that with a seeded buffer
-    (saved in the state dict, not a parameter); ``learnable=True`` makes them a parameter
-    that the engine's optimizer trains.
-    """
-
-    def __init__(self, num_classes: int, dim: int, learnable: bool = False, seed: int = 1):
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        centers = torch.randn(num_classes, dim, generator=gen)
-        if learnable:
-            self.centers = nn.Parameter(centers)
-        else:
-            self.register_buffer("centers", centers)
-
-    def forward(self, feats: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        d2 = (feats.float() - self.centers[labels].float()).pow(2).sum(1)
-        return d2.clamp(1e-12, 1e12).mean()
 
 
 class SpatialAttention(nn.Module):
@@ -342,5 +317,5 @@ def build_plr_osnet(cfg: PLROSNetConfig, num_classes: int) -> PLROSNet:
     return PLROSNet(cfg, num_classes)
 
 
-__all__ = ["PLROSNet", "PLROSNetConfig", "CenterLoss", "SpatialAttention", "ChannelAttention",
+__all__ = ["PLROSNet", "PLROSNetConfig", "SpatialAttention", "ChannelAttention",
            "SpatialChannelAttention", "build_plr_osnet"]

@@ -51,8 +51,9 @@ def load_imagenet_weights(model: nn.Module, arch: str, path: str | None = None) 
     state = torch.load(found, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items()
-             if not k.startswith(("fc.", "classifier."))}
+    # strip DataParallel's prefix first, so a checkpoint that still carries its head drops it too
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith(("fc.", "classifier."))}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith(("fc.", "classifier."))]:
         raise RuntimeError(f"{found} does not match {arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
