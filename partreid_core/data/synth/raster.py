@@ -187,10 +187,10 @@ def render_batch(scenes: list[ImageScene], size: tuple[int, int], domain: str) -
 
     pass_(occluders=False)
     part_lut = torch.from_numpy(SLOT_PART)
-    body = part_lut[ids.long()] > 0                  # visible body before occluders
+    body = torch.take(part_lut, ids.long()) > 0       # visible body before occluders
     pass_(occluders=True)
     idl = ids.long()
-    masks = part_lut[idl]
+    masks = torch.take(part_lut, idl)
     visible = masks > 0
     n_body = body.flatten(1).sum(1).double()
     n_vis = visible.flatten(1).sum(1).double()
@@ -198,6 +198,7 @@ def render_batch(scenes: list[ImageScene], size: tuple[int, int], domain: str) -
 
     # --- colours: one flat gather from [person palettes | plain bank | clutter bank] -------------------
     plain_bank, clutter_bank, noise_bank = background_bank(domain)
+    clutter_rank = clutter_bank[..., 3].contiguous()
     S = len(SLOTS) + 1
     nidx = torch.arange(N).view(N, 1, 1)
     ptype = np.stack([s.patterned for s in scenes]).astype(np.int64) * np.array(
@@ -209,7 +210,7 @@ def render_batch(scenes: list[ImageScene], size: tuple[int, int], domain: str) -
     sy_ = torch.floor(WY * inv_p)                                           # (N, H, 1)
     sx_ = torch.floor(WX * inv_p)                                           # (N, 1, W)
     fid = nidx * S + idl                                                    # (N, H, W) flat slot index
-    pt = torch.from_numpy(ptype.reshape(-1))[fid]
+    pt = torch.take(torch.from_numpy(ptype.reshape(-1)), fid)
     second = ((pt == 1) & (torch.remainder(sy_, 2.0) > 0)) | ((pt == 2) & (torch.remainder(sy_ + sx_, 2.0) > 0))
     person_idx = fid * 2 + second.long()
 
@@ -220,7 +221,7 @@ def render_batch(scenes: list[ImageScene], size: tuple[int, int], domain: str) -
     kp_ = torch.from_numpy(bg[:, 0].astype(np.int64) * (TEX_H * TEX_W)).view(N, 1, 1)
     kc_ = torch.from_numpy(bg[:, 1].astype(np.int64) * (TEX_H * TEX_W)).view(N, 1, 1)
     clutter_idx = kc_ + texel
-    show = clutter_bank[..., 3].reshape(-1)[clutter_idx] < f32(bg[:, 5] * 255.0).view(N, 1, 1)
+    show = torch.take(clutter_rank, clutter_idx) < f32(bg[:, 5] * 255.0).view(N, 1, 1)
     n_person, n_tex = N * S * 2, N_PLAIN * TEX_H * TEX_W
     index = torch.where(idl > 0, person_idx, torch.where(show, clutter_idx + (n_person + n_tex), kp_ + texel + n_person))
 
