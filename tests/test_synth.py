@@ -46,6 +46,15 @@ def test_same_seed_same_bytes_and_batch_independence(tiny):
     assert not torch.equal(other.images, a.images)
 
 
+@pytest.mark.heavy
+def test_parallel_generation_equals_serial(tmp_path):
+    ds = build_synth("synth-tiny", cache_dir=tmp_path, workers=2)
+    par = ds.load_split("train", SIZE)          # two spawned worker processes
+    ser = build_synth("synth-tiny", cache=False).render("train", None, SIZE)
+    assert torch.equal(par.images, ser.images) and torch.equal(par.masks, ser.masks)
+    assert all(torch.equal(par.meta[k], ser.meta[k]) for k in META_KEYS)
+
+
 def test_golden_checksum(tiny):
     """Byte-identical on any machine: a fixed image's hash. Changing the renderer must bump GENERATOR_VERSION
     (and this hash) so caches keyed by the version are invalidated."""
@@ -120,7 +129,7 @@ def test_misalignment_moves_the_person_monotonically():
     ious = [_fg_iou(r.masks, renders[0].masks).mean().item() for r in renders]
     assert ious[0] == 1.0 and ious[0] > ious[1] > ious[2] > ious[3], ious
     shifts = [r.meta["shift_y"].abs().mean().item() for r in renders]
-    assert shifts[0] == 0.0 and shifts[1] < shifts[2] < shifts[3]
+    assert shifts[0] < 1e-3 and shifts[0] < shifts[1] < shifts[2] < shifts[3]
 
 
 def test_occlusion_hides_the_body_monotonically():

@@ -191,7 +191,7 @@ class SynthReID(ReidDataset):
         workers = self.workers if self.workers is not None else (min(2, os.cpu_count() or 1) if n >= 2000 else 1)
         if workers <= 1:
             return self.render(split, None, size)
-        chunk = 512
+        chunk = min(512, max(64, -(-n // (4 * workers))))
         jobs = [(self.preset, self.seed, self.knobs, split, list(range(i, min(n, i + chunk))), size)
                 for i in range(0, n, chunk)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:

@@ -331,7 +331,7 @@ def sample_image(seed: int, pid: int, camid: int, index: int, ident: Identity, c
     if ident.hair_style == 1:
         xc = -facing * 0.025 if side_view else 0.0
         trap("hair_long", head_c, sh_y + 0.09, xc, xc, head_r * 0.9, head_r * 1.1, 0.55 if hair_front else 0.36)
-    if ident.hair_style == 2:
+    if ident.hair_style == 2:  # a bun uses the hat slot (hair colour); a hat, if any, replaces it below
         bx = (-facing * head_r * 1.05, head_c - 0.2 * head_r) if side_view else (0.0, head_c - 1.05 * head_r)
         caps[C["hat"]] = (bx[0], bx[1], bx[0], bx[1], 0.45 * head_r, 0.45 * head_r, 0.43 if hair_front else 0.37, 1)
     if ident.hat >= 0:
@@ -495,8 +495,10 @@ def sample_image(seed: int, pid: int, camid: int, index: int, ident: Identity, c
     blur = int(np.searchsorted(np.cumsum(cam.blur_p), u[36] * 0.999999, side="right"))
     block = 1 + int(np.searchsorted(np.cumsum(cam.block_p), u[37] * 0.999999, side="right"))
 
-    meta = {"viewpoint": view, "shift_y": float(shift_y),
-            "shift_x": float(shift_x), "scale": float(scale), "aspect": float(aspect), "truncated": truncated,
+    # the box actually applied (a part-missing box overrides the misalignment draw): centre offset of the
+    # person in box units and person height relative to the identity's nominal height in the box
+    meta = {"viewpoint": view, "shift_y": float(box[1] + box[2] / 2 - 0.5),
+            "shift_x": float(shift_x), "scale": float(box[2] / h_box), "aspect": float(aspect), "truncated": truncated,
             "cut_frac": float(cut_frac), "occluder_kind": occ_kind[0], "n_occluders": sum(k >= 0 for k in occ_kind),
             "blur": blur, "resolution": 1.0 / block, "camera_height": ch, "phase": float(phase)}
     return ImageScene(caps=q(caps), traps=q(traps), colour=q(colour), patterned=patterned, pattern=ident.pattern,
