@@ -188,7 +188,9 @@ class SynthReID(ReidDataset):
 
     def _render_parallel(self, split: Split, size: tuple[int, int]) -> SplitTensors:
         n = len(self.keys(split))
-        workers = self.workers if self.workers is not None else (min(2, os.cpu_count() or 1) if n >= 2000 else 1)
+        # worker processes cost seconds to start: only worth it beyond ~5 s of rendering (~1,200 images at 256x128)
+        big = n * size[0] * size[1] >= 40_000_000
+        workers = self.workers if self.workers is not None else (min(2, os.cpu_count() or 1) if big else 1)
         if workers <= 1:
             return self.render(split, None, size)
         chunk = min(512, max(64, -(-n // (4 * workers))))
