@@ -64,7 +64,7 @@ def test_golden_checksum(tiny):
     assert digest == GOLDEN, digest
 
 
-GOLDEN = "deff764f1e3a7f753ae2d6acb995afcb0ed12ec1"
+GOLDEN = "5ed7aa9200f4f84f422ee088a8644a5624dbaa6e"
 
 
 def test_front_views_show_every_part_and_keypoints_sit_on_their_part():

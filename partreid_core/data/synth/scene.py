@@ -40,9 +40,40 @@ EMBLEM = np.array([(255, 0, 0), (0, 200, 0), (0, 80, 255), (255, 230, 0), (255, 
 _ID, _CAM, _IMG, _SPLIT, _BANK = 11, 23, 37, 41, 53
 
 
-def rng_for(*key: int) -> np.random.Generator:
-    """A generator that depends only on the integer ``key`` (platform independent)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(k) & 0xFFFFFFFF for k in key])))
+class StableRng:
+    """Random draws built only on ``Generator.random()`` (PCG64 doubles).
+
+    NumPy does not promise that ``integers`` / ``choice`` keep their streams across versions (NEP 19), but the
+    PCG64 bit stream and its conversion to doubles are fixed; deriving everything from those keeps SynthReID
+    identical across NumPy versions as well as machines.
+    """
+
+    def __init__(self, *key: int):
+        self._g = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(k) & 0xFFFFFFFF for k in key])))
+
+    def random(self, size=None):
+        return self._g.random(size)
+
+    def integers(self, low: int, high: int | None = None, size=None):
+        """Uniform integers in [low, high) (or [0, low))."""
+        if high is None:
+            low, high = 0, low
+        v = low + np.floor(self._g.random(size) * (high - low)).astype(np.int64)
+        return int(v) if size is None else v
+
+    def choice(self, n: int, size=None, replace: bool = True, p=None):
+        if not replace:
+            return np.argsort(self._g.random(n), kind="stable")[:size]
+        if p is None:
+            return self.integers(n, size=size)
+        cdf = np.cumsum(np.asarray(p, dtype=np.float64))
+        v = np.minimum(np.searchsorted(cdf / cdf[-1], self._g.random(size), side="right"), n - 1)
+        return int(v) if size is None else v
+
+
+def rng_for(*key: int) -> StableRng:
+    """A generator that depends only on the integer ``key`` (platform and NumPy-version independent)."""
+    return StableRng(*key)
 
 
 def q(x, step: float = 2.0 ** -12):
