@@ -147,8 +147,15 @@ class SynthReID(ReidDataset):
         size = _check_size(size)
         keys = self.keys(split) if indices is None else self.keys(split)[np.asarray(indices)]
         scenes = self.scenes(split, indices)
-        parts = [render_batch(scenes[i:i + self.preset.batch], size, self.knobs.domain)
-                 for i in range(0, len(scenes), self.preset.batch)]
+        # one intra-op thread: the tensors of a batch are small, and with two threads on two busy cores the
+        # rendering ran 3x slower (measured); parallelism comes from worker processes (_render_parallel)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            parts = [render_batch(scenes[i:i + self.preset.batch], size, self.knobs.domain)
+                     for i in range(0, len(scenes), self.preset.batch)]
+        finally:
+            torch.set_num_threads(threads)
         if not parts:
             H, W = size
             parts = [{"images": torch.zeros(0, 3, H, W, dtype=torch.uint8), "masks": torch.zeros(0, H, W, dtype=torch.uint8),
