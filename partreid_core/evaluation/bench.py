@@ -66,21 +66,29 @@ def make_problem(nq: int, ng: int, ids: int, cams: int, distractors: int = 0, ju
 
 
 def reference_evaluate(qf: np.ndarray, gf: np.ndarray, q_pids, g_pids, q_camids, g_camids,
-                       max_rank: int = 50, block: int = 256, timings: dict | None = None) -> EvalResult:
+                       max_rank: int = 50, block: int = 256, timings: dict | None = None,
+                       distmat: np.ndarray | None = None) -> EvalResult:
     """Per-query numpy reference (Euclidean). Same conventions as :func:`evaluate`, none of its tricks.
 
     Distances are a numpy matrix product per block of ``block`` queries (BLAS, as fast as ours); the
-    ranking is one ``np.argsort(kind="stable")`` and a few array passes per query.
+    ranking is one ``np.argsort(kind="stable")`` and a few array passes per query. ``distmat`` (nq, ng)
+    replaces the distances (qf/gf are then unused), e.g. to compare rankings on exactly the same ties.
     """
-    qf, gf = np.asarray(qf, np.float32), np.asarray(gf, np.float32)
-    g_sq = (gf * gf).sum(1)
+    if distmat is not None:
+        qf = np.empty((len(distmat), 0), np.float32)
+    else:
+        qf, gf = np.asarray(qf, np.float32), np.asarray(gf, np.float32)
+        g_sq = (gf * gf).sum(1)
     cmc_sum = np.zeros(max_rank)
     ap_sum = ap_t_sum = inp_sum = 0.0
     n_valid = 0
     for s in range(0, len(qf), block):
         q = qf[s:s + block]
         t0 = time.perf_counter()
-        dist = np.sqrt(np.maximum((q * q).sum(1, keepdims=True) + g_sq[None] - 2 * q @ gf.T, 0))
+        if distmat is not None:
+            dist = np.asarray(distmat[s:s + block])
+        else:
+            dist = np.sqrt(np.maximum((q * q).sum(1, keepdims=True) + g_sq[None] - 2 * q @ gf.T, 0))
         t1 = time.perf_counter()
         if timings is not None:
             timings["distance"] = timings.get("distance", 0.0) + t1 - t0

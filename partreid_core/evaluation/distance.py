@@ -29,7 +29,7 @@ def prepare_gallery(gf: torch.Tensor, metric: str) -> tuple[torch.Tensor, torch.
     gf = gf.float()
     if metric == "cosine":
         return F.normalize(gf, dim=1), None
-    return gf, (gf * gf).sum(1)
+    return gf, torch.linalg.vector_norm(gf, dim=1).square_()
 
 
 def distance_chunk(q: torch.Tensor, g: torch.Tensor, g_sq: torch.Tensor | None, metric: str) -> torch.Tensor:
@@ -38,7 +38,7 @@ def distance_chunk(q: torch.Tensor, g: torch.Tensor, g_sq: torch.Tensor | None, 
     if metric == "cosine":
         return 1.0 - F.normalize(q, dim=1) @ g.t()
     d = torch.addmm(g_sq.unsqueeze(0), q, g.t(), alpha=-2.0)  # ||g||^2 - 2 q.g
-    d.add_((q * q).sum(1, keepdim=True)).clamp_(min=0.0)
+    d.add_(torch.linalg.vector_norm(q, dim=1, keepdim=True).square_()).clamp_(min=0.0)
     return d.sqrt_() if metric == "euclidean" else d
 
 

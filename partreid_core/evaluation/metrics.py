@@ -80,7 +80,7 @@ class _GalleryGroups:
 
     def lookup(self, q_pids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q_pids (c,) -> gallery indices (c, P) of the same pid (padded with 0) and their mask (c, P)."""
-        pos = torch.searchsorted(self.pids, q_pids).clamp(max=len(self.pids) - 1)
+        pos = torch.searchsorted(self.pids, q_pids.contiguous()).clamp(max=len(self.pids) - 1)
         found = self.pids[pos] == q_pids
         count = torch.where(found, self.counts[pos], torch.zeros_like(pos))
         width = max(int(count.max()) if count.numel() else 0, 1)
@@ -177,8 +177,8 @@ def evaluate(qf: torch.Tensor | None, gf: torch.Tensor | None, q_pids, g_pids, q
             raise ValueError("evaluate needs qf and gf, or distmat")
         _check(qf, gf, metric)
         nq, ng, device = qf.shape[0], gf.shape[0], gf.device
-        for name, f in (("qf", qf), ("gf", gf)):
-            if not bool(torch.isfinite(f).all()):
+        for name, f in (("qf", qf), ("gf", gf)):  # a row sum is non-finite iff the row has NaN/inf (or overflows)
+            if not bool(torch.isfinite(f.sum(1, dtype=torch.float32)).all()):
                 raise ValueError(f"{name} contains NaN or inf")
     else:
         if distmat.dim() != 2:
