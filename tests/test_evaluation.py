@@ -106,16 +106,24 @@ def test_compute_distance_matches_definitions():
 
 
 @pytest.mark.parametrize("quantise", [False, True])
-def test_matches_numpy_reference_with_and_without_ties(quantise):
-    p = make_problem(nq=120, ng=500, ids=40, cams=4, distractors=60, junk=40, dim=16, seed=1, signal=1.0)
+@pytest.mark.parametrize("signal", [0.2, 6.0])
+def test_matches_numpy_reference_with_and_without_ties(quantise, signal, monkeypatch):
+    """Both bucketing paths (whole chunk / only items up to the hardest positive) and the stable-sort path."""
+    import partreid_core.evaluation.metrics as M
+    calls = []
+    candidates = M._positive_ranks_candidates
+    monkeypatch.setattr(M, "_positive_ranks_candidates", lambda *a: calls.append(1) or candidates(*a))
+    p = make_problem(nq=120, ng=500, ids=40, cams=4, distractors=60, junk=40, dim=16, seed=1, signal=signal)
     qf, gf = p.qf, p.gf
     if quantise:  # coarse features -> many exactly tied distances, exercising the stable-sort path
-        qf, gf = qf.round().clamp(-1, 1)[:, :3], gf.round().clamp(-1, 1)[:, :3]
+        qf, gf = (qf * 3 / signal).round()[:, :3], (gf * 3 / signal).round()[:, :3]
     d = compute_distance(qf, gf)
     ref = reference_evaluate(None, None, p.q_pids, p.g_pids, p.q_camids, p.g_camids, distmat=d.numpy())
     if quantise:
-        assert len(np.unique(d.numpy())) < 20  # the tie path is really exercised
+        _, n = np.unique(d.numpy(), return_counts=True)
+        assert n.max() > 50  # many exact ties: the tie path is really exercised
     ours = evaluate(None, None, p.q_pids, p.g_pids, p.q_camids, p.g_camids, distmat=d, chunk_size=7)
+    assert bool(calls) == (signal > 1)  # a strong signal puts the positives near the top: candidate path
     assert ours.num_valid_queries == ref.num_valid_queries and ours.num_skipped_queries == ref.num_skipped_queries
     np.testing.assert_allclose(ours.cmc, ref.cmc, atol=1e-12)
     for k in ("mAP", "mAP_trapezoid", "mINP"):

@@ -20,9 +20,9 @@ Conventions (each fixed by a hand-worked golden test in ``tests/test_evaluation.
   ranks past the gallery size are 1).
 
 How it is fast: nothing needs the full ranking, only the rank of every positive among the valid gallery
-items. Per chunk of queries, the positives' distances (a few per query) are sorted, every gallery distance
-is bucketed among them with ``torch.searchsorted`` and the bucket counts' cumulative sum gives each
-positive's rank. Rows where a distance ties with a positive's (rare with float features; common in
+items. Per chunk of queries, the positives' distances (a few per query) are sorted, the gallery distances
+no larger than the hardest positive's (or all of them, when those are more than a quarter) are bucketed
+among them with ``torch.searchsorted`` and the bucket counts' cumulative sum gives each positive's rank. Rows where a distance ties with a positive's (rare with float features; common in
 hand-made examples) go through an exact stable ``torch.sort`` instead, so both paths obey the tie rule.
 """
 from __future__ import annotations
@@ -101,6 +101,31 @@ def _positive_ranks_exact(x: torch.Tensor, pos_idx: torch.Tensor, pos_mask: torc
     return torch.sort(at, dim=1).values[:, :pos_idx.shape[1]]
 
 
+def _ordered_key(v: torch.Tensor) -> torch.Tensor:
+    """float32 -> int64 in [0, 2**32) with the same order (and equal iff the floats are equal, -0.0 == +0.0)."""
+    bits = (v + 0.0).view(torch.int32)  # + 0.0 turns -0.0 into +0.0
+    return (bits ^ ((bits >> 31) & 0x7FFFFFFF)).long() + (1 << 31)
+
+
+def _positive_ranks_candidates(x: torch.Tensor, s: torch.Tensor, npos: torch.Tensor,
+                               cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bucket only the items no farther than the row's hardest positive (``cand`` (c, ng) bool).
+
+    Keys ``row << 32 | ordered(distance)`` make the per-row sorted positives one globally sorted sequence,
+    so a single 1-D ``searchsorted`` buckets every candidate of the chunk. Returns (counts (c, P+1), tied (c,)).
+    """
+    c, P = s.shape
+    rows, cols = cand.nonzero(as_tuple=True)
+    seq = ((torch.arange(c, device=x.device).unsqueeze(1) << 32) + _ordered_key(s)).view(-1)
+    keys = (rows << 32) + _ordered_key(x[rows, cols])
+    left = torch.searchsorted(seq, keys)
+    equal = torch.searchsorted(seq, keys, right=True) - left
+    bucket = left - rows * P
+    counts = torch.bincount(rows * (P + 1) + bucket, minlength=c * (P + 1)).view(c, P + 1)
+    tied = torch.zeros(c, dtype=torch.int64, device=x.device).index_add_(0, rows, equal) != npos
+    return counts, tied
+
+
 def _positive_ranks(x: torch.Tensor, pos_idx: torch.Tensor, pos_mask: torch.Tensor,
                     n_ignored: torch.Tensor) -> torch.Tensor:
     """x (c, ng) distances with ``n_ignored`` (c,) ignored items at +inf; positives' indices/mask (c, P).
@@ -114,16 +139,24 @@ def _positive_ranks(x: torch.Tensor, pos_idx: torch.Tensor, pos_mask: torch.Tens
     pd = torch.where(pos_mask, x.gather(1, pos_idx), inf)
     s = torch.sort(pd, dim=1).values.contiguous()
     npos = pos_mask.sum(1)
-    # bucket b = #positives strictly closer than the item; without ties, #items with b <= i = rank_i + 1.
-    b = torch.searchsorted(s, x, out_int32=True)
-    off = (torch.arange(c, device=x.device, dtype=torch.int32) * (P + 1)).unsqueeze(1)
-    counts = torch.bincount((b + off).view(-1), minlength=c * (P + 1)).view(c, P + 1)
+    # Only items up to the hardest positive move a positive's rank. With a useful model they are a few
+    # percent of the gallery: bucket just those; otherwise bucket the whole chunk.
+    cand = x <= s.gather(1, (npos - 1).unsqueeze(1))
+    if int(cand.sum()) * 4 <= c * ng:
+        counts, tied = _positive_ranks_candidates(x, s, npos, cand)
+    else:
+        # bucket b = #positives strictly closer than the item
+        b = torch.searchsorted(s, x, out_int32=True)
+        off = (torch.arange(c, device=x.device, dtype=torch.int32) * (P + 1)).unsqueeze(1)
+        counts = torch.bincount((b + off).view(-1), minlength=c * (P + 1)).view(c, P + 1)
+        # (#positives <= x) - (#positives < x) counts the positives equal to each item. Ignored items (+inf)
+        # equal the +inf pads: each adds P - npos, which is discounted.
+        equal = torch.searchsorted(s, x, right=True, out_int32=True).sub_(b)
+        tied = equal.sum(1) - n_ignored * (P - npos) != npos
+    # Without ties, #items with bucket <= i (items no farther than positive i) = rank_i + 1. Summed over
+    # the row, "equal" is npos exactly when every positive equals only itself (no item-positive or
+    # positive-positive tie); tied rows take the exact stable-sort path.
     ranks = counts.cumsum(1)[:, :P] - 1
-    # Ties: (#positives <= x) - (#positives < x) counts the positives equal to each item. Summed over the
-    # row it is npos exactly when every positive equals only itself (no item-positive or positive-positive tie).
-    # Ignored items (+inf) equal the +inf pads: each adds P - npos, which is discounted.
-    equal = torch.searchsorted(s, x, right=True, out_int32=True).sub_(b)
-    tied = equal.sum(1) - n_ignored * (P - npos) != npos
     ranks = torch.where(pos_mask, ranks, torch.full_like(ranks, ng))
     if bool(tied.any()):
         rows = tied.nonzero().squeeze(1)
