@@ -156,7 +156,7 @@ def run_bench(scale: str = "market", queries: int | None = None, gallery: int | 
         f"threads={torch.get_num_threads()} device={device}")
     rss_data = _peak_rss_mb()
     qf, gf = p.qf.to(device), p.gf.to(device)
-    evaluate(qf[:8], gf[:64], p.q_pids[:8], p.g_pids[:64], p.q_camids[:8], p.g_camids[:64])  # warm-up
+    evaluate(qf[:16], gf, p.q_pids[:16], p.g_pids, p.q_camids[:16], p.g_camids)  # warm-up (thread pools, allocator)
     t_ours: dict[str, float] = {}
     if device.startswith("cuda"):
         torch.cuda.synchronize()

@@ -126,6 +126,20 @@ def _positive_ranks_candidates(x: torch.Tensor, s: torch.Tensor, npos: torch.Ten
     return counts, tied
 
 
+def _bucket_all(x: torch.Tensor, s: torch.Tensor, npos: torch.Tensor,
+                n_ignored: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bucket every item of x (c, ng) among the sorted positives s (c, P). Returns (counts (c, P+1), tied (c,))."""
+    c, P = s.shape
+    # bucket b = #positives strictly closer than the item
+    b = torch.searchsorted(s, x, out_int32=True)
+    off = (torch.arange(c, device=x.device, dtype=torch.int32) * (P + 1)).unsqueeze(1)
+    counts = torch.bincount((b + off).view(-1), minlength=c * (P + 1)).view(c, P + 1)
+    # (#positives <= x) - (#positives < x) counts the positives equal to each item. Ignored items (+inf)
+    # equal the +inf pads: each adds P - npos, which is discounted.
+    equal = torch.searchsorted(s, x, right=True, out_int32=True).sub_(b)
+    return counts, equal.sum(1) - n_ignored * (P - npos) != npos
+
+
 def _positive_ranks(x: torch.Tensor, pos_idx: torch.Tensor, pos_mask: torch.Tensor,
                     n_ignored: torch.Tensor) -> torch.Tensor:
     """x (c, ng) distances with ``n_ignored`` (c,) ignored items at +inf; positives' indices/mask (c, P).
@@ -140,19 +154,19 @@ def _positive_ranks(x: torch.Tensor, pos_idx: torch.Tensor, pos_mask: torch.Tens
     s = torch.sort(pd, dim=1).values.contiguous()
     npos = pos_mask.sum(1)
     # Only items up to the hardest positive move a positive's rank. With a useful model they are a few
-    # percent of the gallery: bucket just those; otherwise bucket the whole chunk.
+    # percent of the gallery: bucket just those; rows where they are more than a quarter bucket every item.
     cand = x <= s.gather(1, (npos - 1).unsqueeze(1))
-    if int(cand.sum()) * 4 <= c * ng:
+    light = cand.sum(1) * 4 <= ng
+    if bool(light.all()):
         counts, tied = _positive_ranks_candidates(x, s, npos, cand)
+    elif not bool(light.any()):
+        counts, tied = _bucket_all(x, s, npos, n_ignored)
     else:
-        # bucket b = #positives strictly closer than the item
-        b = torch.searchsorted(s, x, out_int32=True)
-        off = (torch.arange(c, device=x.device, dtype=torch.int32) * (P + 1)).unsqueeze(1)
-        counts = torch.bincount((b + off).view(-1), minlength=c * (P + 1)).view(c, P + 1)
-        # (#positives <= x) - (#positives < x) counts the positives equal to each item. Ignored items (+inf)
-        # equal the +inf pads: each adds P - npos, which is discounted.
-        equal = torch.searchsorted(s, x, right=True, out_int32=True).sub_(b)
-        tied = equal.sum(1) - n_ignored * (P - npos) != npos
+        counts = torch.empty(c, P + 1, dtype=torch.int64, device=x.device)
+        tied = torch.empty(c, dtype=torch.bool, device=x.device)
+        counts[light], tied[light] = _positive_ranks_candidates(x[light], s[light], npos[light], cand[light])
+        heavy = ~light
+        counts[heavy], tied[heavy] = _bucket_all(x[heavy], s[heavy], npos[heavy], n_ignored[heavy])
     # Without ties, #items with bucket <= i (items no farther than positive i) = rank_i + 1. Summed over
     # the row, "equal" is npos exactly when every positive equals only itself (no item-positive or
     # positive-positive tie); tied rows take the exact stable-sort path.

@@ -15,8 +15,8 @@ Follows the authors' reference implementation step by step, vectorised:
 5. ``jaccard[i, j] = 1 - sum_k min(V[i,k], V[j,k]) / (2 - sum_k min(V[i,k], V[j,k]))``; the final distance is
    ``(1 - lambda) * jaccard + lambda * original_dist``, returned for query rows and gallery columns.
 
-Memory: ``original_dist`` and ``V`` are dense (n, n) float32: at Market-1501 scale (n = 19,281) about
-1.5 GB each, ~4.5 GB in all with the expanded V; fine on a GPU. On CPU the Jaccard step (a sparse join over
+Memory: ``original_dist``, ``V`` and the query-expanded ``V`` are dense (n, n) float32, at most two alive at a
+time: at Market-1501 scale (n = 19,281) 1.5 GB each, ~3 GB peak; fine on a GPU. On CPU the Jaccard step (a sparse join over
 the non-zeros of V, chunked over queries) dominates: count minutes at Market scale on 2 cores.
 """
 from __future__ import annotations
@@ -79,13 +79,15 @@ def re_ranking(qf: torch.Tensor, gf: torch.Tensor, k1: int = 20, k2: int = 6, la
         member[rows.view(-1, 1, 1).expand_as(cand_h)[add], cand_h[add]] = True
         w = torch.where(member, torch.exp(-dist[s:e]), torch.zeros((), device=device))
         V[s:e] = w / w.sum(1, keepdim=True)
+    orig_qg = dist[:nq, nq:].clone()
+    del dist, member, w  # peak memory: two dense (n, n) matrices at a time
     if k2 != 1:
         V_qe = torch.empty_like(V)
-        for s in range(0, n, chunk_size):
-            V_qe[s:s + chunk_size] = V[nn[s:s + chunk_size, :k2]].mean(1)
+        step = max(1, chunk_size // k2)  # V[nn] is (step, k2, n)
+        for s in range(0, n, step):
+            V_qe[s:s + step] = V[nn[s:s + step, :k2]].mean(1)
         V = V_qe
-    orig_qg = dist[:nq, nq:].clone()
-    del dist
+        del V_qe
 
     # Jaccard via a sparse join: gallery non-zeros grouped by column k, then for each query non-zero (i, k)
     # every gallery row j with V[j, k] != 0 gets min(V[i, k], V[j, k]).
