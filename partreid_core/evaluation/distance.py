@@ -21,7 +21,8 @@ def _check(qf: torch.Tensor, gf: torch.Tensor, metric: str) -> None:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if qf.dim() != 2 or gf.dim() != 2 or qf.shape[1] != gf.shape[1]:
-        raise ValueError(f"features must be (nq, d) and (ng, d) with the same d, got {tuple(qf.shape)} and {tuple(gf.shape)}")
+        raise ValueError(f"features must be (nq, d) and (ng, d) with the same d, "
+                         f"got {tuple(qf.shape)} and {tuple(gf.shape)}")
 
 
 def prepare_gallery(gf: torch.Tensor, metric: str) -> tuple[torch.Tensor, torch.Tensor | None]:

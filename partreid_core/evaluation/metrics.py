@@ -22,8 +22,9 @@ Conventions (each fixed by a hand-worked golden test in ``tests/test_evaluation.
 How it is fast: nothing needs the full ranking, only the rank of every positive among the valid gallery
 items. Per chunk of queries, the positives' distances (a few per query) are sorted, the gallery distances
 no larger than the hardest positive's (or all of them, when those are more than a quarter) are bucketed
-among them with ``torch.searchsorted`` and the bucket counts' cumulative sum gives each positive's rank. Rows where a distance ties with a positive's (rare with float features; common in
-hand-made examples) go through an exact stable ``torch.sort`` instead, so both paths obey the tie rule.
+among them with ``torch.searchsorted`` and the bucket counts' cumulative sum gives each positive's rank.
+Rows where a distance ties with a positive's (rare with float features; common in hand-made examples)
+go through an exact stable ``torch.sort`` instead, so every path obeys the tie rule.
 """
 from __future__ import annotations
 
@@ -282,7 +283,8 @@ def evaluate(qf: torch.Tensor | None, gf: torch.Tensor | None, q_pids, g_pids, q
         if n_chunk_valid:
             n_junk = junk.sum(1)
             if n_chunk_valid < e - s:  # skip queries without a positive (a copy only when there are some)
-                x, pos_idx, pos_mask, npos, n_junk = x[valid], pos_idx[valid], pos_mask[valid], npos[valid], n_junk[valid]
+                x, pos_idx, pos_mask = x[valid], pos_idx[valid], pos_mask[valid]
+                npos, n_junk = npos[valid], n_junk[valid]
             width = int(npos.max())
             ranks = _positive_ranks(x, pos_idx[:, :width], pos_mask[:, :width], n_junk)
             c, ap, ap_t, inp = _metric_sums(ranks, npos, max_rank)
