@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from partreid_core.config import ConfigError
+from partreid_core.config import ConfigError, from_dict
 from partreid_core.data.registry import DATASETS
 from partreid_core.data.types import Batch, ReidDataset, Sample, SplitTensors
 from partreid_core.engine.optim import build_optimizer, lr_factor, split_param_groups
@@ -100,9 +100,9 @@ def tiny_config(tmp_path, **over) -> ExperimentConfig:
                      "erasing": {"p": 0.5}, "rsa": {"p": 0.5}},
             "optim": {"name": "sgd", "lr": 0.05, "lr_mult": {"head": 2.0}},
             "schedule": {"warmup_epochs": 1, "warmup_per": "iter", "milestones": [2]},
-            "train": {"epochs": 3, "progress": False, "checkpoint_dir": str(tmp_path / "ckpt"), "channels_last": False},
+            "train": {"epochs": 3, "progress": False, "iters_per_epoch": 3, "checkpoint_dir": str(tmp_path / "ckpt"), "channels_last": False},
             "eval": {"rerank": False}}
-    return resolve_config(None, "smoke", _merge(base, over))
+    return from_dict(ExperimentConfig, _merge(base, over))
 
 
 def _merge(a, b):
