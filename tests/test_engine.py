@@ -28,6 +28,7 @@ TEST_DATA = "_test_random"
 class TinyConfig:
     width: int = 8
     nan_after: int = -1  # make the triplet term NaN from this training call on (-1: never)
+    backbone: dict = dataclasses.field(default_factory=dict)  # accepted (profiles set a width) and ignored
 
 
 class TinyReid(ReidModel):

@@ -53,7 +53,10 @@ def _nest(flat_or_nested: dict) -> dict:
 def load_sweep(path: str | Path) -> SweepConfig:
     with open(path) as f:
         data = yaml.safe_load(f) or {}
-    cfg = from_dict(SweepConfig, data, where=Path(path).name)
+    try:
+        cfg = from_dict(SweepConfig, data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     if not cfg.experiment:
         raise ConfigError(f"{path}: 'experiment' is required (the results/<experiment> folder)")
     return cfg
