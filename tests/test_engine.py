@@ -89,8 +89,17 @@ class RandomReid(ReidDataset):
         return SplitTensors(images, pids, torch.tensor([s.camid for s in m]), masks, kps)
 
 
+_last_model: TinyReid | None = None
+
+
+def _build_tiny(cfg: TinyConfig, num_classes: int) -> TinyReid:
+    global _last_model
+    _last_model = TinyReid(cfg, num_classes)
+    return _last_model
+
+
 if TEST_MODEL not in MODELS:
-    register_model(TEST_MODEL, TinyConfig)(lambda cfg, num_classes: TinyReid(cfg, num_classes))
+    register_model(TEST_MODEL, TinyConfig)(_build_tiny)
 if TEST_DATA not in DATASETS:
     DATASETS.register(TEST_DATA)(lambda **kw: RandomReid(**kw))
 
@@ -287,3 +296,27 @@ def test_gpu_recipes_carry_the_spec_numbers():
     assert rmgl.data.rsa.p == 1.0 and rmgl.optim.lr_mult == {"head": 10.0} and rmgl.schedule.milestones == (30, 50)
     plr = resolve_config("plr_osnet", "gpu")
     assert plr.optim.name == "adam" and plr.optim.lr == 3.5e-4 and plr.data.size == (256, 128)
+
+
+def test_cli_train_eval_and_bench(tmp_path, capsys):
+    from partreid_core.cli import main
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(f"model: {TEST_MODEL}\noptim: {{lr: 0.05}}\n")
+    common = ["--recipe", str(recipe), "--profile", "smoke", "--dataset", TEST_DATA, "--seed", "2",
+              "--set", "data.size=[32, 16]", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--device", "cpu"]
+    assert main(["train", *common, "--out", str(tmp_path / "res")]) == 0
+    printed = capsys.readouterr().out
+    assert "record:" in printed and (tmp_path / "res" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s2" / "metrics.json").is_file()
+    ckpt = tmp_path / "ckpt" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s2" / "last.pt"
+    assert main(["eval", "--checkpoint", str(ckpt), "--device", "cpu", "--no-rerank"]) == 0
+    import json
+    out = capsys.readouterr().out
+    metrics = json.loads(out[out.index("{"):])
+    saved = json.loads((tmp_path / "res" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s2" / "metrics.json").read_text())
+    assert metrics["rank1"] == pytest.approx(saved["rank1"]) and metrics["mAP"] == pytest.approx(saved["mAP"])
+    assert main(["bench", "train", *common, "--steps", "2", "--warmup", "1", "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    res = json.loads(out[out.index("{"):])
+    assert res["ours_images_per_s"] > 0 and res["conventional_images_per_s"] > 0
+    assert res["speedup"] == pytest.approx(res["ours_images_per_s"] / res["conventional_images_per_s"])
