@@ -38,8 +38,12 @@ def _config(args):
 def _train(args) -> int:
     from .trainer import train
 
+    import torch.distributed as dist
+
     cfg = _config(args)
     res = train(cfg, out=args.out, resume=args.resume, device=args.device)
+    if dist.is_initialized():
+        dist.destroy_process_group()
     if res.metrics:
         print(f"record: {res.path}")
         print(json.dumps(res.metrics, indent=2))

@@ -243,7 +243,8 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         for opt, s in zip(optimizers, state["optimizers"]):
             opt.load_state_dict(s)
         history, start_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
-        _set_rng_state(state["rng"], gens)
+        rank_rng = ckpt.with_name(f"rng-rank{rank}.pt")
+        _set_rng_state(torch.load(rank_rng, weights_only=False) if rank and rank_rng.is_file() else state["rng"], gens)
         if rank == 0:
             print(f"resumed {ckpt} at epoch {start_epoch}/{cfg.train.epochs}")
 
@@ -338,6 +339,8 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
                           "history": history, "epoch": epoch + 1, "rng": _rng_state(gens),
                           "elapsed": elapsed_before + time.time() - t_start, "config": config_to_dict(cfg),
                           "num_classes": num_classes}, ckpt)
+        else:  # each rank's augmentation stream, so a resumed DDP run continues every rank's own draws
+            _atomic_save(_rng_state(gens), ckpt.with_name(f"rng-rank{rank}.pt"))
         if world > 1:
             dist.barrier()
 
