@@ -24,6 +24,12 @@ res = train(cfg, out=tmp / "results", device="cpu")
 model_sum = float(sum(p.detach().double().sum() for p in te._last_model.parameters()))
 rank = int(os.environ["RANK"])
 (tmp / f"rank{{rank}}.json").write_text(json.dumps({{"sum": model_sum, "metrics": res.metrics}}))
+# MGN-style alternating update: each phase leaves some heads unused (find_unused_parameters)
+alt = te.tiny_config(tmp, experiment="alt", train={{"epochs": 1, "iters_per_epoch": 2, "update": "alternating",
+                     "phases": [{{"terms": ["id"], "lr": 0.1}}, {{"terms": ["triplet"], "lr": 0.01}}]}})
+train(alt, out=tmp / "results", device="cpu")
+alt_sum = float(sum(p.detach().double().sum() for p in te._last_model.parameters()))
+(tmp / f"alt{{rank}}.json").write_text(json.dumps({{"sum": alt_sum}}))
 """
 
 
@@ -41,6 +47,9 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     r1 = json.loads((tmp_path / "rank1.json").read_text())
     assert r0["sum"] == pytest.approx(r1["sum"], rel=1e-6)  # DDP kept the replicas in sync
     assert r0["metrics"] and r1["metrics"] == {}  # rank 0 evaluates and writes the record
+    assert (tmp_path / "results" / "alt").is_dir()
+    a0, a1 = (json.loads((tmp_path / f"alt{r}.json").read_text())["sum"] for r in (0, 1))
+    assert a0 == pytest.approx(a1, rel=1e-6)
     run = tmp_path / "results" / "t"
     meta = json.loads(next(run.glob("*/config.json")).read_text())
     assert meta["world_size"] == 2

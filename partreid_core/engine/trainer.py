@@ -171,6 +171,15 @@ def _select(losses: dict[str, torch.Tensor], terms: tuple[str, ...] | None, all_
     return {k: v for k, v in losses.items() if k in terms}
 
 
+def _allreduce_grads(model: torch.nn.Module, world: int) -> None:
+    """Average the gradients over ranks (parameters without a gradient stay without one on every rank,
+    since all ranks run the same graph). BN running statistics stay per rank; rank 0's are saved."""
+    for p in model.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
 def _frozen_params(model: torch.nn.Module, cfg: ExperimentConfig, epoch: int) -> list[torch.nn.Parameter]:
     if epoch >= cfg.train.freeze_backbone_epochs:
         return []
@@ -249,8 +258,14 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
             print(f"resumed {ckpt} at epoch {start_epoch}/{cfg.train.epochs}")
 
     model: torch.nn.Module = core
-    if world > 1:
+    # Alternating phases leave the other phase's heads out of the graph while their outputs exist,
+    # which DDP's reducer rejects; those runs average gradients explicitly (_allreduce_grads).
+    manual_sync = world > 1 and cfg.train.update == "alternating"
+    if world > 1 and not manual_sync:
         model = torch.nn.parallel.DistributedDataParallel(core, device_ids=[device] if device.type == "cuda" else None)
+    elif manual_sync:
+        for t in core.state_dict().values():
+            dist.broadcast(t, 0)
     fwd = torch.compile(model) if cfg.train.compile else model
 
     epochs = cfg.train.epochs
@@ -292,6 +307,8 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
                     scaler.scale(total).backward()
                 else:
                     total.backward()
+                if manual_sync:
+                    _allreduce_grads(core, world)
                 for p in frozen:
                     p.grad = None
                 if cfg.train.grad_clip:
