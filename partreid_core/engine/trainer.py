@@ -279,6 +279,7 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         if frozen:
             _freeze_bn_of(core, frozen)
         sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
         n_images, t0 = 0, time.time()
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False)
         for step, idx in enumerate(bar):
@@ -320,18 +321,19 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
                     scaler.update()
                 else:
                     opt.step()
-                for k, v in losses.items():
+                for k, v in losses.items():  # a term in several phases (PAL's "ps") is averaged over them
                     sums[k] = sums.get(k, 0.0) + v.detach().float()
+                    counts[k] = counts.get(k, 0) + 1
             n_images += len(idx) * world
             if show and (step % 10 == 0 or step == n_steps - 1):
                 rate = n_images / max(1e-9, time.time() - t0)
-                bar.set_postfix(loss=f"{float(sum(sums.values())) / (step + 1):.3f}",
+                bar.set_postfix(loss=f"{sum(float(v) / counts[k] for k, v in sums.items()):.3f}",
                                 lr=f"{optimizers[0].param_groups[0]['lr']:.2e}", img_s=f"{rate:.0f}")
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         dt = time.time() - t0
         row: dict[str, Any] = {"epoch": epoch + 1}
-        means = {k: float(v) / max(1, n_steps) for k, v in sums.items()}
+        means = {k: float(v) / counts[k] for k, v in sums.items()}
         if world > 1:  # average the epoch means over ranks so the record describes the whole batch
             t = torch.tensor(list(means.values()), device=device, dtype=torch.float64)
             dist.all_reduce(t)
