@@ -1,0 +1,389 @@
+"""The training engine: one function, :func:`train`, from a resolved config to a run record.
+
+What it does, in order: (optionally) join a ``torchrun`` process group; seed; decode the
+dataset's splits once and keep the training split on the device; build the model
+(channels_last, optional ``torch.compile``, DDP); build one optimiser (or one per phase of an
+alternating update) with named parameter groups; then per epoch draw the sampler's batches,
+augment them on the device, forward under bf16 autocast, check every loss term is finite,
+step, log, evaluate when due and write an atomic checkpoint (model, optimisers, history, all
+RNG states) so ``resume=True`` continues to exactly the metrics of an uninterrupted run on CPU.
+At the end: the final evaluation (with re-ranking), the analysis hooks, and the record.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from ..data import build_dataset
+from ..data.types import SplitTensors, relabel
+from ..experiments import records
+from ..experiments.config import ExperimentConfig, config_to_dict
+from ..models import build_model
+from .hooks import AnalysisContext, run_hooks
+from .optim import apply_lr, build_optimizer, lr_factor, split_param_groups
+from .pipeline import build_sampler, make_batch
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term became NaN or infinite; the message names the epoch, step and term."""
+
+
+@dataclass
+class RunResult:
+    path: Path
+    metrics: dict[str, float]
+    history: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
+def amp_dtype_for(mode: str, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA for "auto"; CPU trains in fp32 unless asked."""
+    if mode == "off":
+        return None
+    if mode == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return torch.bfloat16 if mode == "bf16" else torch.float16
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def init_distributed(device: torch.device) -> tuple[int, int]:
+    """Join the ``torchrun`` process group when WORLD_SIZE > 1; returns (rank, world size)."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def load_splits(cfg: ExperimentConfig) -> tuple[SplitTensors, SplitTensors, SplitTensors]:
+    """Decode train / query / gallery once at ``cfg.data.size`` (CPU tensors)."""
+    ds = build_dataset(cfg.data.dataset, **cfg.data.dataset_kwargs)
+    out = []
+    for split in ("train", "query", "gallery"):
+        st = ds.load_split(split, tuple(cfg.data.size))
+        if not cfg.data.use_masks:
+            st.masks = None
+        if not cfg.data.use_keypoints:
+            st.keypoints = None
+        out.append(st)
+    return tuple(out)  # type: ignore[return-value]
+
+
+def checkpoint_path(cfg: ExperimentConfig) -> Path:
+    return Path(cfg.train.checkpoint_dir) / cfg.experiment / cfg.run_name / "last.pt"
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _rng_state(gens: dict[str, torch.Generator]) -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+             "gens": {k: g.get_state() for k, g in gens.items()}}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], gens: dict[str, torch.Generator]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    for k, g in gens.items():
+        g.set_state(state["gens"][k])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def evaluate(model: torch.nn.Module, query: SplitTensors, gallery: SplitTensors, cfg: ExperimentConfig,
+             device: torch.device, amp_dtype: torch.dtype | None, rerank: bool) -> dict[str, float]:
+    from ..evaluation import evaluate_model  # imported late: the evaluation package is optional at import
+
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return evaluate_model(model, query, gallery, metric=cfg.eval.metric, flip=cfg.eval.flip, rerank=rerank,
+                                  batch_size=cfg.eval.batch_size, device=device, amp_dtype=amp_dtype)
+    finally:
+        model.train(was)
+
+
+def epoch_batches(sampler, gen: torch.Generator, iters: int | None) -> list[torch.Tensor]:
+    """One epoch of index batches: a sampler pass, or exactly ``iters`` batches from consecutive passes."""
+    batches = sampler.epoch_batches(gen)
+    if iters is None:
+        return batches
+    while len(batches) < iters:
+        batches += sampler.epoch_batches(gen)
+    return batches[:iters]
+
+
+def _phase_terms(cfg: ExperimentConfig) -> list[tuple[str, ...] | None]:
+    """Loss-term selections per update phase (None = every term)."""
+    if cfg.train.update == "joint":
+        return [None]
+    return [tuple(p.terms) for p in cfg.train.phases]
+
+
+def _select(losses: dict[str, torch.Tensor], terms: tuple[str, ...] | None, all_phases: list) -> dict:
+    if terms is None:
+        return losses
+    named = {t for ph in all_phases if ph is not None for t in ph}
+    stray = set(losses) - named
+    if stray:
+        raise KeyError(f"loss terms {sorted(stray)} are in no train.phases entry (phases name {sorted(named)})")
+    return {k: v for k, v in losses.items() if k in terms}
+
+
+def _allreduce_grads(model: torch.nn.Module, world: int) -> None:
+    """Average the gradients over ranks (parameters without a gradient stay without one on every rank,
+    since all ranks run the same graph). BN running statistics stay per rank; rank 0's are saved."""
+    for p in model.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+def _frozen_params(model: torch.nn.Module, cfg: ExperimentConfig, epoch: int) -> list[torch.nn.Parameter]:
+    if epoch >= cfg.train.freeze_backbone_epochs:
+        return []
+    return split_param_groups(model).get("backbone", [])
+
+
+def _freeze_bn_of(model: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> None:
+    """Put modules whose own parameters are all frozen in eval mode (torchreid's open_specified_layers)."""
+    ids = {id(p) for p in frozen}
+    for m in model.modules():
+        own = list(m.parameters(recurse=False))
+        if own and all(id(p) in ids for p in own):
+            m.eval()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = False,
+          device: str | torch.device | None = None, stop_after_epochs: int | None = None,
+          splits: tuple[SplitTensors, SplitTensors, SplitTensors] | None = None,
+          variant: str = "") -> RunResult:
+    """Train ``cfg`` and write its record to ``out/<experiment>/<run>/``.
+
+    Args:
+        resume: continue from ``checkpoints/<experiment>/<run>/last.pt`` when it exists.
+        stop_after_epochs: return after this many epochs of this call (the checkpoint is kept,
+            no record is written): splits a long run in pieces, and is how tests simulate a crash.
+        splits: pre-decoded (train, query, gallery) to skip decoding (benchmarks, notebooks).
+        variant: a label stored in config.json (the sweep runner's variant name).
+
+    Raises:
+        NonFiniteLossError: a loss term is NaN/inf, naming epoch (1-based), step and term.
+    """
+    t_start = time.time()
+    device = resolve_device(device)
+    rank, world = init_distributed(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+    seed_everything(cfg.seed)
+    amp_dtype = amp_dtype_for(cfg.train.amp, device)
+    train_split, query, gallery = splits or load_splits(cfg)
+    labels, num_classes = relabel(train_split.pids)
+    train_split = train_split.to(device)
+    labels = labels.to(device)
+
+    core = build_model(cfg.model, num_classes, cfg.model_overrides).to(device)
+    if cfg.train.channels_last:
+        core = core.to(memory_format=torch.channels_last)
+    phases = _phase_terms(cfg)
+    optimizers = ([build_optimizer(core, cfg.optim)] if cfg.train.update == "joint"
+                  else [build_optimizer(core, cfg.optim, base_lr=p.lr) for p in cfg.train.phases])
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 and device.type == "cuda" else None
+
+    sampler = build_sampler(cfg.data, labels)
+    if world > 1 and cfg.data.train_batch % world:
+        raise ValueError(f"batch {cfg.data.train_batch} does not split over {world} processes")
+    if world > 1 and cfg.data.sampler == "pk" and cfg.data.p % world:
+        raise ValueError(f"P={cfg.data.p} identities do not split over {world} processes (each rank takes P/world ids)")
+    gens = {"sampler": torch.Generator().manual_seed(cfg.seed),
+            "augment": torch.Generator(device=device).manual_seed(cfg.seed + 1 + rank)}
+
+    history: list[dict[str, Any]] = []
+    start_epoch, elapsed_before = 0, 0.0
+    ckpt = checkpoint_path(cfg)
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        core.load_state_dict(state["model"])
+        for opt, s in zip(optimizers, state["optimizers"]):
+            opt.load_state_dict(s)
+        history, start_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
+        rank_rng = ckpt.with_name(f"rng-rank{rank}.pt")
+        _set_rng_state(torch.load(rank_rng, weights_only=False) if rank and rank_rng.is_file() else state["rng"], gens)
+        if rank == 0:
+            print(f"resumed {ckpt} at epoch {start_epoch}/{cfg.train.epochs}")
+
+    model: torch.nn.Module = core
+    # Alternating phases leave the other phase's heads out of the graph while their outputs exist,
+    # which DDP's reducer rejects; those runs average gradients explicitly (_allreduce_grads).
+    manual_sync = world > 1 and cfg.train.update == "alternating"
+    if world > 1 and not manual_sync:
+        model = torch.nn.parallel.DistributedDataParallel(core, device_ids=[device] if device.type == "cuda" else None)
+    elif manual_sync:
+        for t in core.state_dict().values():
+            dist.broadcast(t, 0)
+    fwd = torch.compile(model) if cfg.train.compile else model
+
+    epochs = cfg.train.epochs
+    last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
+    show = cfg.train.progress and rank == 0
+    for epoch in range(start_epoch, last_epoch):
+        batches = epoch_batches(sampler, gens["sampler"], cfg.train.iters_per_epoch)
+        n_steps = len(batches)
+        frozen = _frozen_params(core, cfg, epoch)
+        model.train()
+        if frozen:
+            _freeze_bn_of(core, frozen)
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
+        n_images, t0 = 0, time.time()
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False)
+        for step, idx in enumerate(bar):
+            factor = lr_factor(cfg.schedule, epoch, step, n_steps, epochs)
+            for opt in optimizers:
+                apply_lr(opt, factor)
+            if world > 1:
+                share = len(idx) // world
+                idx = idx[rank * share:(rank + 1) * share]
+            batch = make_batch(train_split, labels, idx, cfg.data, gens["augment"], cfg.train.channels_last)
+            for terms, opt in zip(phases, optimizers):
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                    output = fwd(batch.images, masks=batch.masks, keypoints=batch.keypoints)
+                losses = _select(core.compute_losses(output, batch), terms, phases)
+                if not losses:
+                    raise ValueError(f"no loss terms selected for phase {terms}")
+                vals = torch.stack([v.detach().float() for v in losses.values()])
+                if not bool(torch.isfinite(vals).all()):
+                    bad = [k for k, v in zip(losses, vals.tolist()) if not np.isfinite(v)]
+                    raise NonFiniteLossError(
+                        f"non-finite loss at epoch {epoch + 1}, step {step + 1}: term {bad[0]!r} = "
+                        f"{losses[bad[0]].item()} (all terms: {dict(zip(losses, vals.tolist()))})")
+                total = sum(losses.values())
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(total).backward()
+                else:
+                    total.backward()
+                if manual_sync:
+                    _allreduce_grads(core, world)
+                for p in frozen:
+                    p.grad = None
+                if cfg.train.grad_clip:
+                    if scaler is not None:
+                        scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(core.parameters(), cfg.train.grad_clip)
+                if scaler is not None:
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    opt.step()
+                for k, v in losses.items():  # a term in several phases (PAL's "ps") is averaged over them
+                    sums[k] = sums.get(k, 0.0) + v.detach().float()
+                    counts[k] = counts.get(k, 0) + 1
+            n_images += len(idx) * world
+            if show and (step % 10 == 0 or step == n_steps - 1):
+                rate = n_images / max(1e-9, time.time() - t0)
+                bar.set_postfix(loss=f"{sum(float(v) / counts[k] for k, v in sums.items()):.3f}",
+                                lr=f"{optimizers[0].param_groups[0]['lr']:.2e}", img_s=f"{rate:.0f}")
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        dt = time.time() - t0
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        means = {k: float(v) / counts[k] for k, v in sums.items()}
+        if world > 1:  # average the epoch means over ranks so the record describes the whole batch
+            t = torch.tensor(list(means.values()), device=device, dtype=torch.float64)
+            dist.all_reduce(t)
+            means = dict(zip(means, (t / world).tolist()))
+        row["loss"] = sum(means.values())
+        row.update({f"loss/{k}": v for k, v in means.items()})
+        row["lr"] = optimizers[0].param_groups[0]["lr"]
+        for i, opt in enumerate(optimizers):
+            pre = "" if len(optimizers) == 1 else f"{i}:"
+            row.update({f"lr/{pre}{g['name']}": g["lr"] for g in opt.param_groups})
+        row["images_per_s"] = n_images / max(dt, 1e-9)
+        row["time_s"] = dt
+        due = cfg.eval.every and (epoch + 1) % cfg.eval.every == 0 and epoch + 1 < epochs
+        if due and rank == 0:
+            row.update(evaluate(core, query, gallery, cfg, device, amp_dtype, rerank=False))
+        history.append(row)
+        if show:
+            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
+                f"{k}={v:.4g}" for k, v in row.items() if k in ("loss", "lr", "images_per_s", "rank1", "mAP")))
+        if rank == 0:
+            _atomic_save({"model": core.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
+                          "history": history, "epoch": epoch + 1, "rng": _rng_state(gens),
+                          "elapsed": elapsed_before + time.time() - t_start, "config": config_to_dict(cfg),
+                          "num_classes": num_classes}, ckpt)
+        else:  # each rank's augmentation stream, so a resumed DDP run continues every rank's own draws
+            _atomic_save(_rng_state(gens), ckpt.with_name(f"rng-rank{rank}.pt"))
+        if world > 1:
+            dist.barrier()
+
+    path = records.run_dir(out, cfg.experiment, cfg.run_name)
+    if last_epoch < epochs:
+        return RunResult(path, {}, history)
+    metrics: dict[str, float] = {}
+    if rank == 0:
+        metrics = evaluate(core, query, gallery, cfg, device, amp_dtype, rerank=cfg.eval.rerank)
+        if history:
+            history[-1].update({k: v for k, v in metrics.items() if not k.startswith("rr_")})
+        arrays = {}
+        if cfg.analysis:
+            core.eval()
+            arrays = run_hooks(cfg.analysis, AnalysisContext(core, train_split, query, gallery, cfg, device,
+                                                            amp_dtype))
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"seed": cfg.seed, "variant": variant, "num_train_ids": num_classes, "world_size": world,
+                "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device))}
+        records.write_config(path, config_to_dict(cfg), meta)
+        records.write_history(path, history)
+        if arrays:
+            records.write_analysis(path, arrays)
+        records.write_metrics(path, metrics)  # last: its presence marks the record complete
+    if world > 1:
+        dist.barrier()
+    return RunResult(path, metrics, history)

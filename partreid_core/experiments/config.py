@@ -1,0 +1,313 @@
+"""The typed configuration of one training run, and how recipes and profiles resolve into it.
+
+A run's config is built in layers, each a dict merged into the previous one (unknown keys
+are errors at every layer, naming the file):
+
+1. the dataclass defaults below;
+2. ``recipes/profiles/<profile>.yaml`` -> ``base`` (dataset, image size, backbone width, eval cadence);
+3. ``recipes/<profile>/<recipe>.yaml`` (a paper's optimiser / schedule / sampler / augmentation),
+   the ``smoke`` profile reuses the ``cpu`` recipes;
+4. ``recipes/profiles/<profile>.yaml`` -> ``force`` (what a profile must impose whatever the
+   recipe says, e.g. smoke's 2 epochs on synth-tiny);
+5. command-line choices (``--dataset``, ``--model``, ``--seed``) and ``--set key.sub=value`` overrides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import ConfigError, from_dict, to_dict
+from ..data.augment import ErasingConfig, RSAConfig
+
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+@dataclass
+class DataConfig:
+    """Dataset, input size, sampler and the batched augmentations (partreid_core.data.augment).
+
+    Augmentations run in this order: flip -> pad-and-crop -> RSA (uint8) -> normalise ->
+    random erasing (float), the order of the torchvision pipelines in the specs.
+    """
+
+    dataset: str = "synth-tiny"
+    #: keyword arguments of ``build_dataset`` (e.g. ``root`` for a real dataset)
+    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
+    size: tuple[int, int] = (64, 32)
+    #: "pk" (P x K identities) or "random" (plain shuffling, ``batch_size``)
+    sampler: str = "pk"
+    p: int = 8
+    k: int = 4
+    batch_size: int = 32
+    #: P x K epoch length: "images" (each image about once) or "ids" (each identity once)
+    epoch: str = "images"
+    flip_p: float = 0.5
+    pad: int = 0
+    rsa: RSAConfig = field(default_factory=RSAConfig)
+    erasing: ErasingConfig = field(default_factory=ErasingConfig)
+    #: load masks / keypoints when the dataset has them (models that ignore them are unaffected)
+    use_masks: bool = True
+    use_keypoints: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sampler not in ("pk", "random"):
+            raise ConfigError(f"data.sampler must be 'pk' or 'random', got {self.sampler!r}")
+        if self.epoch not in ("images", "ids"):
+            raise ConfigError(f"data.epoch must be 'images' or 'ids', got {self.epoch!r}")
+
+    @property
+    def train_batch(self) -> int:
+        return self.p * self.k if self.sampler == "pk" else self.batch_size
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and parameter groups.
+
+    Parameter groups: a model may define ``param_groups() -> dict[str, list[Parameter]]``;
+    otherwise parameters under a top-level child named ``backbone`` or ``trunk`` form the
+    ``"backbone"`` group and everything else the ``"head"`` group (see
+    :func:`partreid_core.engine.optim.split_param_groups`). Each group's learning rate is
+    ``lr * lr_mult.get(group, 1.0)``.
+    """
+
+    #: "sgd", "adam", "amsgrad" (Adam with amsgrad=True) or "adamw"
+    name: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_mult: dict[str, float] = field(default_factory=dict)
+    #: False exempts BN parameters and biases from weight decay (all the specs decay everything)
+    decay_norm_and_bias: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name not in ("sgd", "adam", "amsgrad", "adamw"):
+            raise ConfigError(f"optim.name must be sgd, adam, amsgrad or adamw, got {self.name!r}")
+
+
+@dataclass
+class ScheduleConfig:
+    """Learning-rate factor as a function of the (fractional) epoch.
+
+    Warm-up over ``warmup_epochs`` from ``warmup_start`` (a factor of the base lr) to 1:
+    ``linear``: s + (1 - s) t, ``exponential``: s ** (1 - t) (RMGL: 1e-5 -> 1e-2, s = 1e-3),
+    where t = e / warmup_epochs with e the epoch index (``warmup_per="epoch"``, the lr is fixed
+    within an epoch) or the fractional epoch (``"iter"``). Then ``step`` (x ``gamma`` at each of
+    ``milestones``, absolute epoch indices) or ``cosine`` (0.5 (1 + cos(pi e / epochs)), per epoch,
+    torchreid's CosineAnnealingLR) or ``none``.
+    """
+
+    warmup_epochs: float = 0.0
+    warmup: str = "linear"
+    warmup_start: float = 0.1
+    warmup_per: str = "epoch"
+    decay: str = "step"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    min_factor: float = 0.0
+
+    def __post_init__(self) -> None:
+        for key, value, ok in (("warmup", self.warmup, ("linear", "exponential")),
+                               ("warmup_per", self.warmup_per, ("epoch", "iter")),
+                               ("decay", self.decay, ("step", "cosine", "none"))):
+            if value not in ok:
+                raise ConfigError(f"schedule.{key} must be one of {ok}, got {value!r}")
+
+
+@dataclass
+class PhaseConfig:
+    """One half-step of an alternating update: these loss terms, with their own optimiser at ``lr``."""
+
+    terms: tuple[str, ...] = ()
+    lr: float = 0.01
+
+
+@dataclass
+class TrainConfig:
+    """The training loop.
+
+    ``update="alternating"`` implements MGN's scheme as PAL trains it (pal.md §4.4): each
+    iteration runs one forward/backward/step per phase, on the same batch, each phase with its
+    own optimiser over all parameters (``optim`` settings, the phase's base lr, the shared
+    schedule) and the loss terms it names. A term a model returns that no phase names is an error.
+    """
+
+    epochs: int = 2
+    #: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16", "fp16" or "off"
+    amp: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    update: str = "joint"
+    phases: list[PhaseConfig] = field(default_factory=list)
+    #: train only the non-backbone groups for the first epochs (torchreid's ``fixbase_epoch``; PAL §4.2)
+    freeze_backbone_epochs: int = 0
+    grad_clip: float | None = None
+    #: a fixed number of iterations per epoch, independent of the dataset size (batches are drawn
+    #: from consecutive sampler passes, or the pass is cut short); None: one sampler pass per epoch.
+    #: The cpu/smoke profiles use it so their cost does not depend on the dataset.
+    iters_per_epoch: int | None = None
+    checkpoint_dir: str = "checkpoints"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.phases = [p if isinstance(p, PhaseConfig) else from_dict(PhaseConfig, p, "train.phases")
+                       for p in self.phases]
+        if self.update not in ("joint", "alternating"):
+            raise ConfigError(f"train.update must be 'joint' or 'alternating', got {self.update!r}")
+        if self.update == "alternating" and not self.phases:
+            raise ConfigError("train.update='alternating' needs train.phases (a list of {terms, lr})")
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise ConfigError(f"train.amp must be auto, bf16, fp16 or off, got {self.amp!r}")
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation with :func:`partreid_core.evaluation.evaluate_model`.
+
+    ``every``: evaluate every n epochs during training (0: only at the end); the final
+    evaluation runs with re-ranking too when ``rerank`` is set, and writes metrics.json.
+    """
+
+    every: int = 0
+    metric: str = "euclidean"
+    flip: bool = True
+    rerank: bool = True
+    batch_size: int = 256
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines one run (written resolved to the run's ``config.json``)."""
+
+    experiment: str = "default"
+    run: str = ""
+    recipe: str = ""
+    profile: str = ""
+    seed: int = 0
+    model: str = "globalpool"
+    #: the model's own config fields, validated by the model registry (recipes set at most the backbone)
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    #: names of analysis hooks run at the end of training (partreid_core.engine.hooks)
+    analysis: list[str] = field(default_factory=list)
+
+    @property
+    def run_name(self) -> str:
+        return self.run or f"{self.model}-{self.data.dataset}-s{self.seed}"
+
+
+# ---------------------------------------------------------------------------------------------
+# resolution
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _deep_merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return out
+
+
+def recipes_root() -> Path:
+    return Path(str(resources.files("partreid_core.experiments") / "recipes"))
+
+
+def _read_yaml(path: Path) -> dict:
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def list_recipes(profile: str = "cpu") -> list[str]:
+    folder = recipes_root() / ("cpu" if profile == "smoke" else profile)
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def recipe_path(recipe: str, profile: str) -> Path:
+    """The YAML file of ``recipe`` at ``profile`` (a path to a file is used as is)."""
+    if recipe.endswith((".yaml", ".yml")) or "/" in recipe:
+        return Path(recipe)
+    folder = "cpu" if profile == "smoke" else profile
+    path = recipes_root() / folder / f"{recipe}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no recipe {recipe!r} for profile {profile!r}: expected {path}; "
+                                f"known: {', '.join(list_recipes(profile))}")
+    return path
+
+
+def parse_set(assignments: list[str] | None) -> dict:
+    """``["train.epochs=3", "optim.lr=0.1"]`` -> nested dict; values are parsed as YAML scalars/lists."""
+    out: dict = {}
+    for item in assignments or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key.sub=value, got {item!r}")
+        key, value = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def _check(data: dict, where: str) -> dict:
+    """Validate a layer on its own so a typo is reported against the file it is in."""
+    try:
+        from_dict(ExperimentConfig, data)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    return data
+
+
+def resolve_config(recipe: str | None = None, profile: str = "cpu", overrides: dict | None = None,
+                   **choices: Any) -> ExperimentConfig:
+    """Build the run config from the layers described in the module docstring.
+
+    ``choices`` are top-level fields set from the command line (``model``, ``seed``,
+    ``experiment``, ``run``) plus ``dataset`` (a ``data.dataset`` shortcut); ``None`` values are ignored.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; profiles are {', '.join(PROFILES)}")
+    prof_path = recipes_root() / "profiles" / f"{profile}.yaml"
+    prof = _read_yaml(prof_path)
+    unknown = set(prof) - {"base", "force"}
+    if unknown:
+        raise ConfigError(f"{prof_path}: unknown top-level keys {sorted(unknown)}; expected 'base' and 'force'")
+    data: dict = {"profile": profile}
+    data = _deep_merge(data, _check(prof.get("base") or {}, f"{prof_path.name}:base"))
+    if recipe:
+        path = recipe_path(recipe, profile)
+        data = _deep_merge(data, _check(_read_yaml(path), str(path)))
+        data["recipe"] = path.stem
+        data.setdefault("experiment", path.stem)
+    data = _deep_merge(data, _check(prof.get("force") or {}, f"{prof_path.name}:force"))
+    cli: dict = {k: v for k, v in choices.items() if v is not None and k != "dataset"}
+    if choices.get("dataset") is not None:
+        cli["data"] = {"dataset": choices["dataset"]}
+    data = _deep_merge(data, cli)
+    data = _deep_merge(data, overrides or {})
+    return from_dict(ExperimentConfig, data)
+
+
+def config_to_dict(cfg: ExperimentConfig) -> dict:
+    return to_dict(cfg)
+
+
+def config_from_dict(data: dict) -> ExperimentConfig:
+    return from_dict(ExperimentConfig, data)
+
+
+__all__ = ["DataConfig", "OptimConfig", "ScheduleConfig", "PhaseConfig", "TrainConfig", "EvalConfig",
+           "ExperimentConfig", "PROFILES", "resolve_config", "parse_set", "recipe_path", "list_recipes",
+           "config_to_dict", "config_from_dict"]
