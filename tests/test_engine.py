@@ -71,7 +71,7 @@ class RandomReid(ReidDataset):
         self.n_ids, self.per_id, self.seed = n_ids, per_id, seed
 
     def manifest(self, split):
-        off = {"train": 0, "query": 1000, "gallery": 2000}[split]
+        off = {"train": 0, "query": 1000, "gallery": 1000}[split]  # test ids: query and gallery share them
         n_img = self.per_id if split == "train" else (1 if split == "query" else 2)
         return [Sample(i, off + i // n_img, (i % n_img) % 2) for i in range(self.n_ids * n_img)]
 
