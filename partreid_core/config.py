@@ -71,17 +71,17 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
 
 
+def deep_update(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``a`` with ``b`` applied recursively (nested dicts merge, other values replace)."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = deep_update(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return out
+
+
 def merge(base: C, overrides: dict[str, Any]) -> C:
     """Return a copy of dataclass ``base`` with ``overrides`` applied (nested dicts merge)."""
-    current = to_dict(base)
-
-    def deep(a: dict, b: dict) -> dict:
-        out = dict(a)
-        for k, v in b.items():
-            out[k] = deep(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
-        return out
-
-    return from_dict(type(base), deep(current, overrides))
+    return from_dict(type(base), deep_update(to_dict(base), overrides))
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

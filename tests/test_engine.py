@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from partreid_core.config import ConfigError, from_dict
+from partreid_core.config import ConfigError, deep_update, from_dict
 from partreid_core.data.registry import DATASETS
 from partreid_core.data.types import Batch, ReidDataset, Sample, SplitTensors
 from partreid_core.engine.optim import build_optimizer, lr_factor, split_param_groups
@@ -112,14 +112,7 @@ def tiny_config(tmp_path, **over) -> ExperimentConfig:
             "schedule": {"warmup_epochs": 1, "warmup_per": "iter", "milestones": [2]},
             "train": {"epochs": 3, "progress": False, "iters_per_epoch": 3, "checkpoint_dir": str(tmp_path / "ckpt"), "channels_last": False},
             "eval": {"rerank": False}}
-    return from_dict(ExperimentConfig, _merge(base, over))
-
-
-def _merge(a, b):
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
-    return out
+    return from_dict(ExperimentConfig, deep_update(base, over))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -236,3 +236,16 @@ def test_small_scale_recipe_size_192x64():
     assert out.aux["feature_map"].shape[2:] == (12, 4) and out.aux["seg_logits"].shape == (2, 8, 24, 8)
     b = Batch(x, torch.tensor([0, 1]), torch.zeros(2, dtype=torch.long), torch.randint(0, 8, (2, 192, 64)))
     assert torch.isfinite(model.compute_losses(out, b)["ps"])
+
+
+def test_wrapper_accepts_base_keys_at_top_level():
+    from partreid_core.models import model_config
+
+    cfg = model_config("pcb_ps", {"backbone": {"width": 0.25}, "ps": {"weight": 0.5}})
+    assert cfg.base.backbone.width == 0.25 and cfg.ps.weight == 0.5
+    merged = model_config("pcb_ps", {"backbone": {"width": 0.5}, "base": {"backbone": {"last_stride": 2}}})
+    assert merged.base.backbone.width == 0.5 and merged.base.backbone.last_stride == 2
+    import pytest
+    from partreid_core.config import ConfigError
+    with pytest.raises(ConfigError, match="nonsense"):
+        model_config("pcb_ps", {"nonsense": 1})

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ..config import ConfigError, from_dict, to_dict
+from ..config import ConfigError, deep_update, from_dict, to_dict
 from ..data.augment import ErasingConfig, RSAConfig
 
 PROFILES = ("smoke", "cpu", "gpu")
@@ -210,13 +210,6 @@ class ExperimentConfig:
 # resolution
 
 
-def _deep_merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _deep_merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
-    return out
-
-
 def recipes_root() -> Path:
     return Path(str(resources.files("partreid_core.experiments") / "recipes"))
 
@@ -285,18 +278,18 @@ def resolve_config(recipe: str | None = None, profile: str = "cpu", overrides: d
     if unknown:
         raise ConfigError(f"{prof_path}: unknown top-level keys {sorted(unknown)}; expected 'base' and 'force'")
     data: dict = {"profile": profile}
-    data = _deep_merge(data, _check(prof.get("base") or {}, f"{prof_path.name}:base"))
+    data = deep_update(data, _check(prof.get("base") or {}, f"{prof_path.name}:base"))
     if recipe:
         path = recipe_path(recipe, profile)
-        data = _deep_merge(data, _check(_read_yaml(path), str(path)))
+        data = deep_update(data, _check(_read_yaml(path), str(path)))
         data["recipe"] = path.stem
         data.setdefault("experiment", path.stem)
-    data = _deep_merge(data, _check(prof.get("force") or {}, f"{prof_path.name}:force"))
+    data = deep_update(data, _check(prof.get("force") or {}, f"{prof_path.name}:force"))
     cli: dict = {k: v for k, v in choices.items() if v is not None and k != "dataset"}
     if choices.get("dataset") is not None:
         cli["data"] = {"dataset": choices["dataset"]}
-    data = _deep_merge(data, cli)
-    data = _deep_merge(data, overrides or {})
+    data = deep_update(data, cli)
+    data = deep_update(data, overrides or {})
     return from_dict(ExperimentConfig, data)
 
 
