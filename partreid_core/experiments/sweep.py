@@ -23,7 +23,8 @@ import yaml
 
 from ..config import ConfigError, from_dict
 from . import records
-from .config import ExperimentConfig, _deep_merge, resolve_config
+from ..config import deep_update
+from .config import ExperimentConfig, resolve_config
 
 
 @dataclass
@@ -46,7 +47,7 @@ def _nest(flat_or_nested: dict) -> dict:
         node: dict = {parts[-1]: _nest(v) if isinstance(v, dict) else v}
         for p in reversed(parts[:-1]):
             node = {p: node}
-        out = _deep_merge(out, node)
+        out = deep_update(out, node)
     return out
 
 
@@ -68,7 +69,7 @@ def plan(sweep: SweepConfig) -> list[tuple[str, ExperimentConfig]]:
     out = []
     for name, variant in sweep.variants.items():
         for seed in sweep.seeds:
-            overrides = _deep_merge(_deep_merge(base, _nest(variant or {})),
+            overrides = deep_update(deep_update(base, _nest(variant or {})),
                                     {"experiment": sweep.experiment, "run": f"{name}-s{seed}", "seed": seed})
             cfg = resolve_config(sweep.recipe or None, sweep.profile, overrides, model=sweep.model,
                                  dataset=sweep.dataset)
