@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import warnings
+
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
@@ -56,12 +58,26 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_has_native_bf16() -> bool:
+    """True where oneDNN runs bf16 natively (AVX512-BF16 / AMX); elsewhere bf16 on CPU is emulated and slow."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def amp_dtype_for(mode: str, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast on CUDA for "auto"; CPU trains in fp32 unless asked."""
+    """bf16 autocast on CUDA for "auto"; CPU trains in fp32 unless asked.
+
+    ``"bf16"`` on a CPU without native bf16 falls back to fp32 (the record's config says which ran).
+    """
     if mode == "off":
         return None
     if mode == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
+    if mode == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        warnings.warn("train.amp=bf16 asked for, but this CPU has no native bf16: training in fp32")
+        return None
     return torch.bfloat16 if mode == "bf16" else torch.float16
 
 
@@ -378,6 +394,7 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
                                                             amp_dtype))
         path.mkdir(parents=True, exist_ok=True)
         meta = {"seed": cfg.seed, "variant": variant, "num_train_ids": num_classes, "world_size": world,
+                "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
                 "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device))}
         records.write_config(path, config_to_dict(cfg), meta)
         records.write_history(path, history)
