@@ -313,3 +313,8 @@ def test_cli_train_eval_and_bench(tmp_path, capsys):
     res = json.loads(out[out.index("{"):])
     assert res["ours_images_per_s"] > 0 and res["conventional_images_per_s"] > 0
     assert res["speedup"] == pytest.approx(res["ours_images_per_s"] / res["conventional_images_per_s"])
+
+
+def test_parse_set_keeps_yaml11_words_as_strings():
+    assert parse_set(["train.amp=off", "train.compile=false", "data.size=[64, 32]", "x.y=on"]) == {
+        "train": {"amp": "off", "compile": False}, "data": {"size": [64, 32]}, "x": {"y": "on"}}

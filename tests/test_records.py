@@ -96,3 +96,28 @@ def test_sweep_file_requires_experiment_and_rejects_unknown_keys(tmp_path):
     f.write_text("experiment: x\nseed: [1]\n")
     with pytest.raises(ConfigError, match=r"unknown config key 'seed'.*did you mean 'seeds'"):
         load_sweep(f)
+
+
+def test_sweep_reports_a_failed_run_and_goes_on(tmp_path):
+    sw = load_sweep(_sweep_file(tmp_path))
+    calls = []
+
+    def flaky(cfg, **kw):
+        calls.append(cfg.run_name)
+        if cfg.run_name == "flip-s1":
+            raise RuntimeError("non-finite loss at epoch 1, step 2: term 'id' = nan")
+
+    status = run_sweep(sw, out=tmp_path / "r", train_fn=flaky)
+    assert calls == ["flip-s0", "flip-s1", "noflip-s0", "noflip-s1"]
+    assert status[1]["status"].startswith("failed: non-finite loss") and status[3]["status"] == "trained"
+
+
+@pytest.mark.heavy
+def test_sweep_with_two_worker_processes(tmp_path):
+    f = tmp_path / "par.yaml"
+    f.write_text("experiment: par\nrecipe: pal_globalpool\nprofile: smoke\nseeds: [0, 1]\n"
+                 "set: {train.epochs: 1}\n")
+    status = run_sweep(load_sweep(f), out=tmp_path / "r", workers=2, device="cpu")
+    assert [s["status"] for s in status] == ["trained", "trained"]
+    df = records.load_records(tmp_path / "r")
+    assert sorted(df["seed"]) == [0, 1] and df["rank1"].notna().all()

@@ -79,9 +79,11 @@ def _eval(args) -> int:
 def _sweep(args) -> int:
     from ..experiments.sweep import load_sweep, run_sweep
 
-    for s in run_sweep(load_sweep(args.file), out=args.out, dry_run=args.dry_run, device=args.device):
+    statuses = run_sweep([load_sweep(f) for f in args.file], out=args.out, dry_run=args.dry_run,
+                         device=args.device, workers=args.workers)
+    for s in statuses:
         print(f"{s['status']:8s} {s['path']}")
-    return 0
+    return 1 if any(s["status"].startswith("failed") for s in statuses) else 0
 
 
 def _bench_train(args) -> int:
@@ -109,7 +111,8 @@ def register(sub, group) -> None:
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("sweep", help="run a grid of variants x seeds, skipping existing records")
-    p.add_argument("file", help="sweep YAML (see partreid_core.experiments.sweep)")
+    p.add_argument("file", nargs="+", help="sweep YAML file(s) (see partreid_core.experiments.sweep)")
+    p.add_argument("--workers", type=int, default=1, help="runs trained at once, each in its own process")
     p.add_argument("--out", default="results")
     p.add_argument("--dry-run", action="store_true", help="list the runs and whether they exist")
     p.add_argument("--device")

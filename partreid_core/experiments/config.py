@@ -250,7 +250,9 @@ def parse_set(assignments: list[str] | None) -> dict:
         parts = key.strip().split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(value)
+        # YAML 1.1 reads on/off/yes/no as booleans; only true/false mean that on a command line
+        is_word = value.strip().lower() in ("on", "off", "yes", "no", "y", "n")
+        node[parts[-1]] = value.strip() if is_word else yaml.safe_load(value)
     return out
 
 

