@@ -51,25 +51,26 @@ def _train(args) -> int:
 
 
 def _eval(args) -> int:
-    import torch
-
-    from ..experiments.config import config_from_dict, parse_set
     from ..config import merge
-    from ..models import build_model
+    from ..experiments.config import parse_set
+    from ..experiments.robustness import evaluate_under_knob, load_trained
     from .trainer import amp_dtype_for, evaluate, load_splits, resolve_device
 
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    cfg = config_from_dict(state["config"])
+    if args.knob:
+        if not args.levels:
+            raise SystemExit("--knob needs --levels, e.g. --knob misalignment --levels 0 0.25 0.5 0.75 1")
+        levels = [float(v) if v.replace(".", "", 1).isdigit() else v for v in args.levels]
+        table = evaluate_under_knob(args.checkpoint, args.knob, levels, device=args.device, out=args.out)
+        print(table.to_string(index=False))
+        return 0
+    device = resolve_device(args.device)
+    model, cfg = load_trained(args.checkpoint, device)
     extra = parse_set(args.sets)
     if args.dataset:
         extra.setdefault("data", {})["dataset"] = args.dataset
     if args.rerank is not None:
         extra.setdefault("eval", {})["rerank"] = args.rerank
     cfg = merge(cfg, extra) if extra else cfg
-    device = resolve_device(args.device)
-    model = build_model(cfg.model, state["num_classes"], cfg.model_overrides)
-    model.load_state_dict(state["model"])
-    model.to(device)
     _, query, gallery = load_splits(cfg)
     metrics = evaluate(model, query, gallery, cfg, device, amp_dtype_for(cfg.train.amp, device), cfg.eval.rerank)
     print(json.dumps(metrics, indent=2))
@@ -90,6 +91,14 @@ def _bench_train(args) -> int:
     from .bench import bench_train
 
     res = bench_train(_config(args), steps=args.steps, warmup=args.warmup, workers=args.workers, device=args.device)
+    if args.out:
+        import torch
+
+        from ..experiments.records import write_bench
+
+        dev = torch.cuda.get_device_name() if (args.device or "").startswith("cuda") else \
+            f"cpu ({torch.get_num_threads()} threads)"
+        print("record:", write_bench(args.out, "train", {k: v for k, v in vars(args).items() if k != "func"}, res, dev))
     print(json.dumps(res, indent=2))
     return 0
 
@@ -108,6 +117,9 @@ def register(sub, group) -> None:
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device")
+    p.add_argument("--knob", help="evaluate at several levels of this dataset knob (e.g. misalignment)")
+    p.add_argument("--levels", nargs="+", help="the knob's levels")
+    p.add_argument("--out", help="with --knob: write a record folder (knobs.csv, config.json) here")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("sweep", help="run a grid of variants x seeds, skipping existing records")
@@ -124,4 +136,5 @@ def register(sub, group) -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the conventional pipeline")
+    p.add_argument("--out", help="also write a benchmark record (JSON) here, e.g. results/bench/train-cpu-globalpool.json")
     p.set_defaults(func=_bench_train)

@@ -12,6 +12,11 @@ def _bench_eval(args) -> int:
     r = run_bench(scale=args.scale, queries=args.queries, gallery=args.gallery, dim=args.dim,
                   ref_queries=args.ref_queries, chunk_size=args.chunk_size, threads=args.threads,
                   device=args.device, seed=args.seed)
+    if args.out:
+        from ..experiments.records import write_bench
+
+        dev = args.device if args.device != "cpu" else f"cpu ({torch.get_num_threads()} threads)"
+        print("record:", write_bench(args.out, "eval", {k: v for k, v in vars(args).items() if k != "func"}, r, dev))
     return 0 if r["agree"] else 1
 
 
@@ -33,4 +38,5 @@ def register(sub, group) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i] (default: cpu)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write a benchmark record (JSON) to this path, e.g. results/bench/eval-cpu.json")
     p.set_defaults(func=_bench_eval)

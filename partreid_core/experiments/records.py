@@ -72,6 +72,15 @@ def environment(device: str) -> dict[str, Any]:
     }
 
 
+def write_bench(path: str | Path, kind: str, args: dict[str, Any], result: dict[str, Any], device: str) -> Path:
+    """A benchmark record: one JSON file with the command's arguments, its result and the environment."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"benchmark": kind, "args": args, "result": result, **environment(device)}
+    atomic_write_text(path, json.dumps(body, indent=2, sort_keys=True, default=float))
+    return path
+
+
 def write_config(path: Path, config: dict, meta: dict) -> None:
     path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path / "config.json", json.dumps({"config": config, **meta}, indent=2, sort_keys=True))
