@@ -41,6 +41,8 @@ class AnalysisContext:
 
 def run_hooks(names: list[str], ctx: AnalysisContext) -> dict[str, np.ndarray]:
     """Run the named hooks; returns the merged ``"<hook>/<array>"`` dict."""
+    from ..analysis import chapter_hooks  # noqa: F401  (registers the chapters' hooks)
+
     out: dict[str, np.ndarray] = {}
     for name in names:
         arrays = HOOKS.get(name).builder(ctx)

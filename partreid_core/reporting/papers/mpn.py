@@ -1,0 +1,1 @@
+"""mpn chapter: artefacts, claims and their verdicts from run records — to be written."""

@@ -1,0 +1,1 @@
+"""plr_osnet chapter: artefacts, claims and their verdicts from run records — to be written."""

@@ -1,0 +1,1 @@
+"""rmgl chapter: artefacts, claims and their verdicts from run records — to be written."""
