@@ -318,3 +318,22 @@ def test_cli_train_eval_and_bench(tmp_path, capsys):
 def test_parse_set_keeps_yaml11_words_as_strings():
     assert parse_set(["train.amp=off", "train.compile=false", "data.size=[64, 32]", "x.y=on"]) == {
         "train": {"amp": "off", "compile": False}, "data": {"size": [64, 32]}, "x": {"y": "on"}}
+
+
+def test_backbone_group_follows_tagged_parameters_through_wrappers_and_branch_copies():
+    from partreid_core.models import build_model
+
+    for name in ("pcb_ps", "mgn", "rmgl", "plr_osnet"):
+        bb = {"name": "osnet_x0_25"} if "osnet" in name else {"width": 0.25}
+        model = build_model(name, 10, {"backbone": bb})
+        groups = split_param_groups(model)
+        names = {id(p): n for n, p in model.named_parameters()}
+        backbone = [names[id(p)] for p in groups["backbone"]]
+        head = [names[id(p)] for p in groups["head"]]
+        assert backbone and head, name
+        # backbone stages copied into branches count as backbone; classifiers never do
+        assert not any("classifier" in n for n in backbone), (name, [n for n in backbone if "classifier" in n][:3])
+        if name == "mgn":
+            assert any(n.startswith("branches.1") for n in backbone) and not any(n.startswith("branches") for n in head)
+        if name == "pcb_ps":
+            assert all(n.startswith("base.backbone") for n in backbone)

@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from ..models.backbones import is_backbone_param
+
 from ..experiments.config import OptimConfig, ScheduleConfig
 
 #: top-level child names whose parameters form the "backbone" group when a model has no ``param_groups()``
@@ -15,15 +17,24 @@ BACKBONE_PREFIXES: tuple[str, ...] = ("backbone", "trunk")
 def split_param_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     """Named parameter groups of ``model``.
 
-    The rule: a model that defines ``param_groups() -> dict[str, Iterable[Parameter]]`` decides
-    (multi-branch models whose branches copy backbone stages, or RMGL's "reduction + FC at
-    10x", must); otherwise a parameter belongs to ``"backbone"`` when the first component of its
-    name is in :data:`BACKBONE_PREFIXES`, and to ``"head"`` otherwise. Every trainable parameter
-    must be in exactly one group.
+    The rule, first match wins:
+      1. a model that defines ``param_groups() -> dict[str, Iterable[Parameter]]`` decides;
+      2. if the model holds parameters created by a backbone builder (tagged by
+         :func:`partreid_core.models.backbones.build_backbone`, and kept by ``clone`` in per-branch
+         copies), those are ``"backbone"`` and every other parameter is ``"head"``;
+      3. otherwise a parameter is ``"backbone"`` when the first component of its name is in
+         :data:`BACKBONE_PREFIXES`, and ``"head"`` otherwise.
+    Every trainable parameter must be in exactly one group.
     """
     trainable = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
+    tagged = any(is_backbone_param(p) for p in model.parameters())
     if hasattr(model, "param_groups"):
         groups = {name: [p for p in params if p.requires_grad] for name, params in model.param_groups().items()}
+    elif tagged:
+        groups = {"backbone": [], "head": []}
+        for p in model.parameters():
+            if p.requires_grad:
+                groups["backbone" if is_backbone_param(p) else "head"].append(p)
     else:
         groups = {"backbone": [], "head": []}
         for n, p in model.named_parameters():

@@ -44,7 +44,6 @@ code's ``H // 4`` slices whenever ``H`` is divisible by ``num_parts`` (16 rows a
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import torch
@@ -54,7 +53,7 @@ from torch import nn
 from ..config import ConfigError
 from ..data.types import Batch
 from ..losses.center import CenterLoss
-from .backbones import BackboneConfig, build_backbone
+from .backbones import BackboneConfig, build_backbone, clone
 from .backbones.osnet import OSNet
 from .base import LossConfig, ReidModel
 from .output import ModelOutput
@@ -217,8 +216,8 @@ class PLROSNet(ReidModel):
             self.local_center = CenterLoss(num_classes, self.local_dim, cfg.center_learnable, cfg.center_seed)
         if cfg.global_branch:
             # the global copy starts from the same (pretrained) weights and then trains on its own
-            self.global_conv4 = copy.deepcopy(backbone.conv4)
-            self.global_conv5 = copy.deepcopy(backbone.conv5)
+            self.global_conv4 = clone(backbone.conv4)
+            self.global_conv5 = clone(backbone.conv5)
             self.global_pool = GeneralizedPool(cfg.global_pool)
             self.fc2 = nn.Linear(c, c)
             self.global_bn = nn.BatchNorm1d(c)

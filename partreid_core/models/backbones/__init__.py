@@ -16,6 +16,15 @@ from .weights import load_imagenet_weights
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
 
+#: Attribute set on every parameter a backbone builder creates (and kept by :func:`clone`), so the
+#: engine can give backbone weights their own learning rate however a model rearranges the stages
+#: (MGN's per-branch copies of layer3/layer4, PAL's wrappers, PLR's duplicated conv4/conv5).
+BACKBONE_TAG = "_partreid_backbone"
+
+
+def is_backbone_param(p: nn.Parameter) -> bool:
+    return getattr(p, BACKBONE_TAG, False)
+
 
 @dataclass
 class BackboneConfig:
@@ -39,7 +48,11 @@ def _build_resnet50(cfg: BackboneConfig) -> ResNet:
 
 
 def build_backbone(cfg: BackboneConfig) -> nn.Module:
-    return BACKBONES.build(cfg.name, cfg)
+    """The backbone ``cfg`` names, its parameters tagged as backbone parameters."""
+    model = BACKBONES.build(cfg.name, cfg)
+    for p in model.parameters():
+        setattr(p, BACKBONE_TAG, True)
+    return model
 
 
 def split_blocks(blocks: list[tuple[str, nn.Module]], first_branch_block: str) -> tuple[nn.Sequential, nn.Sequential]:
@@ -57,12 +70,16 @@ def split_blocks(blocks: list[tuple[str, nn.Module]], first_branch_block: str) -
 
 
 def clone(module: nn.Module) -> nn.Module:
-    """An independent copy (own parameters) of ``module``, for per-branch tails."""
-    return copy.deepcopy(module)
+    """An independent copy (own parameters) of ``module``, for per-branch tails; backbone tags are kept."""
+    copied = copy.deepcopy(module)
+    for src, dst in zip(module.parameters(), copied.parameters()):
+        if is_backbone_param(src):
+            setattr(dst, BACKBONE_TAG, True)
+    return copied
 
 
 # OSNet registers its variants on import (kept last: it imports BACKBONES from here).
 from . import osnet  # noqa: E402,F401
 
-__all__ = ["BACKBONES", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride",
+__all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride",
            "load_imagenet_weights", "split_blocks", "clone"]
