@@ -88,3 +88,13 @@ def test_input_gradient_rows_sees_receptive_rows():
     rows = input_gradient_rows(fn, torch.rand(2, 3, 8, 4))
     assert rows.shape == (2, 8) and torch.allclose(rows.sum(1), torch.ones(2))
     assert rows[:, 4:].abs().max() == 0 and rows[:, :4].min() > 0
+
+
+def test_per_image_off_diagonal_matches_matrix_mean():
+    from partreid_core.analysis import per_image_off_diagonal
+    f = torch.randn(5, 4, 8).abs()
+    per = per_image_off_diagonal(f)
+    mats = torch.stack([part_similarity_matrix(f[i:i + 1]) for i in range(5)])
+    expected = (mats.sum((1, 2)) - 4) / 12
+    assert torch.allclose(per, expected, atol=1e-6)
+    assert torch.allclose(per.mean(), similarity_summary(part_similarity_matrix(f))["mean_off_diagonal"] * torch.ones(()), atol=1e-6)

@@ -2,9 +2,9 @@
 part coverage against masks (PAL-F10, CGPN-X2, MPN-X4, PLR-F4), segmentation quality (PAL-F14) and
 input-gradient receptive regions (RMGL-X1)."""
 from .cam import cam_part_statistics, grad_cam
-from .part_similarity import part_similarity_matrix, similarity_summary
+from .part_similarity import part_similarity_matrix, per_image_off_diagonal, similarity_summary
 from .saliency import input_gradient_rows
 from .segmentation import confusion_matrix, segmentation_scores
 
-__all__ = ["cam_part_statistics", "grad_cam", "part_similarity_matrix", "similarity_summary",
+__all__ = ["cam_part_statistics", "grad_cam", "part_similarity_matrix", "per_image_off_diagonal", "similarity_summary",
            "input_gradient_rows", "confusion_matrix", "segmentation_scores"]

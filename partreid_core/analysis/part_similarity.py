@@ -22,6 +22,14 @@ def part_similarity_matrix(part_feats: torch.Tensor) -> torch.Tensor:
     return torch.einsum("npd,nqd->pq", v, v) / v.shape[0]
 
 
+def per_image_off_diagonal(part_feats: torch.Tensor) -> torch.Tensor:
+    """(N, P, d) -> (N,): each image's mean cosine similarity between its P part features (off-diagonal)."""
+    v = F.normalize(part_feats.float(), dim=2)
+    p = v.shape[1]
+    sims = torch.einsum("npd,nqd->n", v, v)  # sum over all (p, q) pairs, diagonal included
+    return (sims - p) / max(1, p * (p - 1))
+
+
 def similarity_summary(sim: torch.Tensor) -> dict[str, float]:
     """Scalars of a (P, P) similarity matrix as PAL-F9's table reports them.
 

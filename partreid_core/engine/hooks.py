@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..analysis.part_similarity import part_similarity_matrix, per_image_off_diagonal
 from ..data.transforms import normalize
 from ..data.types import SplitTensors
 from ..registry import Registry
@@ -81,14 +82,12 @@ def part_similarity(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     over images of the per-image part-part cosine similarity, and ``per_image_mean`` (N,), the
     mean off-diagonal similarity of each image. Models without part features return nothing.
     """
-    sims = []
+    feats = []
     for out in training_outputs(ctx.model, ctx.query, ctx.device, limit=2000):
         pf = out.aux.get("part_features") if hasattr(out, "aux") else None
         if pf is None:
             return {}
-        pf = torch.nn.functional.normalize(pf.float(), dim=2)
-        sims.append((pf @ pf.transpose(1, 2)).cpu())
-    s = torch.cat(sims)
-    p = s.shape[1]
-    off = (s.sum((1, 2)) - s.diagonal(dim1=1, dim2=2).sum(1)) / max(1, p * (p - 1))
-    return {"matrix": s.mean(0).numpy(), "per_image_mean": off.numpy().astype(np.float32)}
+        feats.append(pf.float().cpu())
+    pf = torch.cat(feats)
+    return {"matrix": part_similarity_matrix(pf).numpy(),
+            "per_image_mean": per_image_off_diagonal(pf).numpy().astype(np.float32)}
