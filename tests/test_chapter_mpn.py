@@ -186,3 +186,13 @@ def test_hooks_on_a_smoke_trained_model(smoke_run):
     assert a["mpn_gradcam/images"].shape == (min(n, hooks.N_CAM_MAPS), 3, h, w)
     derived = chapter.run_derived(a)
     assert all(np.isfinite(v) for v in derived.values())
+
+
+def test_claims_table_filters_the_setting(tmp_path):
+    for seed in range(3):
+        for variant, ap in (("baseline", 40.0), ("mt_only", 50.0 + seed)):
+            _fake_run(tmp_path, "mpn-t1", variant, seed, {"mAP_trapezoid": ap})
+    row = chapter.claims_table(tmp_path, profile="cpu", dataset="synth-s").set_index("claim").loc["C2-mt-only"]
+    assert row["verdict"] == "confirmed"
+    other = chapter.claims_table(tmp_path, profile="gpu").set_index("claim").loc["C2-mt-only"]
+    assert other["verdict"] == "inconclusive" and other["observed"].startswith("no records")

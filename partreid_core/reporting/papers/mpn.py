@@ -135,18 +135,25 @@ def derived_metrics(records: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([records, extra], axis=1)
 
 
-def load(results_root: str | Path = "results") -> pd.DataFrame:
-    """Every record of the chapter's experiments, with the derived analysis columns."""
-    return derived_metrics(load_records(results_root, EXPERIMENTS))
+def load(results_root: str | Path = "results", profile: str | None = None, dataset: str | None = None) -> pd.DataFrame:
+    """Every record of the chapter's experiments (optionally of one profile / dataset only), with the
+    derived analysis columns."""
+    recs = load_records(results_root, EXPERIMENTS)
+    for col, want in (("profile", profile), ("dataset", dataset)):
+        if want is not None and len(recs):
+            recs = recs[recs[col] == want].reset_index(drop=True)
+    return derived_metrics(recs)
 
 
-def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
-    """One row per claim of :data:`CLAIMS` judged on the records under ``results_root``.
+def claims_table(results_root: str | Path = "results", profile: str | None = None,
+                 dataset: str | None = None) -> pd.DataFrame:
+    """One row per claim of :data:`CLAIMS` judged on the records under ``results_root``
+    (optionally only those of one ``profile`` / ``dataset``, e.g. "cpu" / "synth-s").
 
     Claims whose treatment or baseline has no record come out ``inconclusive`` with
     ``"no records (...)"`` in ``observed``; never an exception for missing data.
     """
-    recs = load(results_root)
+    recs = load(results_root, profile, dataset)
     if "variant" not in recs.columns:
         recs["variant"] = pd.Series(dtype=str)
     for c in CLAIMS:
