@@ -199,13 +199,19 @@ def derived_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
     return out
 
 
-def run_table(results_root: str | Path = "results") -> pd.DataFrame:
+def run_table(results_root: str | Path = "results", profile: str | None = None,
+              dataset: str | None = None) -> pd.DataFrame:
     """One row per complete run of :data:`EXPERIMENTS`: provenance, metrics and :data:`DERIVED_COLUMNS`.
 
+    ``profile`` / ``dataset`` keep only the runs made with that profile / dataset (None: all).
     Adds the pseudo-variant :data:`CHANCE` (one row per ``pcb_ps`` run, ``seg_pixel_accuracy`` = its
     chance level). An absent or empty results folder gives an empty table with the expected columns.
     """
     df = load_records(results_root, EXPERIMENTS)
+    if not df.empty and profile is not None:
+        df = df[df["profile"] == profile]
+    if not df.empty and dataset is not None:
+        df = df[df["dataset"] == dataset]
     if df.empty:
         return pd.DataFrame(columns=["experiment", "run", "variant", "seed", "rank1", MAP, *DERIVED_COLUMNS])
     derived = []
@@ -222,13 +228,15 @@ def run_table(results_root: str | Path = "results") -> pd.DataFrame:
     return df
 
 
-def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
-    """Every claim of :data:`CLAIMS` judged on the records (:func:`partreid_core.reporting.judge`).
+def claims_table(results_root: str | Path = "results", profile: str | None = None,
+                 dataset: str | None = None) -> pd.DataFrame:
+    """Every claim of :data:`CLAIMS` judged on the records (:func:`partreid_core.reporting.judge`),
+    optionally only on the runs of one profile / dataset (see :func:`run_table`).
 
     A claim whose treatment or baseline has no value in the records is "inconclusive" with
     "no records" in the observed column (never an exception).
     """
-    runs = run_table(results_root)
+    runs = run_table(results_root, profile, dataset)
     rows = []
     for c in CLAIMS:
         def values(variant: str) -> np.ndarray:
