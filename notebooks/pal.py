@@ -298,7 +298,10 @@ for ax, (col, label) in zip(axes, [("rank1", "Rank-1 (%)"), (MAP, "mAP, trapezoi
             ax.text(k, top * 1.03, f"Δ {d.mean():+.1f}\n(paper {paper_d:+.1f})", ha="center", fontsize=7)
     ax.set_xticks(range(len(PAIRS)), [p[2] for p in PAIRS])
     ax.set_ylabel(label)
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "not run yet", ha="center", transform=ax.transAxes)
 fig.suptitle(f"PAL-F6 on {DATASET} ({PROFILE} profile, seeds {sorted(int(x) for x in real['seed'].unique()) if len(real) else []}); "
              "paper Δ = MSMT17", fontsize=9)
 plt.tight_layout()

@@ -164,6 +164,12 @@ DERIVED_COLUMNS = ["mean_off_diagonal", "mean_adjacent", "mean_non_adjacent", "c
                    "seg_pixel_accuracy", "seg_miou", "seg_chance_accuracy"]
 
 
+#: the columns of an empty :func:`run_table` (what the notebook reads even when nothing has run)
+EMPTY_COLUMNS = ["experiment", "run", "path", "model", "dataset", "profile", "recipe", "seed", "variant", "device",
+                 "git_commit", "date", "wall_time_s", "epochs", "rank1", "rank5", "rank10", "mAP", MAP,
+                 *DERIVED_COLUMNS]
+
+
 def derived_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """Per-run scalars from the PAL hooks' arrays (missing hooks give no keys).
 
@@ -213,7 +219,7 @@ def run_table(results_root: str | Path = "results", profile: str | None = None,
     if not df.empty and dataset is not None:
         df = df[df["dataset"] == dataset]
     if df.empty:
-        return pd.DataFrame(columns=["experiment", "run", "variant", "seed", "rank1", MAP, *DERIVED_COLUMNS])
+        return pd.DataFrame(columns=EMPTY_COLUMNS)
     derived = []
     for path in df["path"]:
         arrays = load_analysis(path) if (Path(path) / "analysis.npz").is_file() else {}
