@@ -44,7 +44,10 @@ RETRAIN = False                                               # True: train the 
 
 # %%
 import sys
+import warnings
 from pathlib import Path
+
+warnings.filterwarnings("ignore", message="IProgress not found")   # tqdm.auto in a kernel without widgets
 
 # this checkout's partreid_core when run from the repository or notebooks/ (else the installed one)
 ROOT = next((p for p in (Path.cwd(), Path.cwd().parent) if (p / "partreid_core" / "__init__.py").is_file()), None)
@@ -59,6 +62,7 @@ import torch
 from IPython.display import Markdown, display
 
 from partreid_core.analysis import similarity_summary
+from partreid_core.analysis.chapter_hooks import pal as pal_hooks
 from partreid_core.data import PART_CLASSES, build_dataset
 from partreid_core.experiments.config import resolve_config
 from partreid_core.experiments.records import load_analysis
@@ -128,6 +132,13 @@ def delta_text(treatment, baseline, col, digits=1):
         return "not run"
     per_seed = ", ".join(f"{x:+.{digits}f}" for x in d)
     return f"{d.mean():+.{digits + 1}f} (per seed {per_seed}; {int((d > 0).sum())}/{len(d)} > 0)"
+
+
+def setting_line(variants):
+    """The provenance line of a table: how its numbers were made."""
+    sub = real[real["variant"].isin(variants)]
+    return (f"Setting: {provenance(sub)} · AP: trapezoid (PAL's convention)" if len(sub)
+            else "Setting: no records yet for " + ", ".join(variants))
 
 
 def first_run(variant):
@@ -279,6 +290,7 @@ for base, ps, name in PAIRS:
                  "mAP base": mean_std(base, MAP), "mAP +PS": mean_std(ps, MAP),
                  "ΔmAP ours": delta_text(ps, base, MAP),
                  "ΔmAP paper (M/C/D/MSMT)": " / ".join(f"{v[1]:+.1f}" for v in paper.values())})
+print(setting_line([v for p in PAIRS for v in p[:2]]))
 pd.DataFrame(rows).set_index("model")
 
 # %%
@@ -358,6 +370,7 @@ mgn_pair = pd.DataFrame({
     f"ours {DATASET} mAP (trapezoid)": [mean_std("mgn", MAP), mean_std("mgn_ps", MAP)],
 }, index=["MGN (ours)", "MGN+PS (ours)"])
 mgn_pair.index.name = "PAL-T2 / PAL-T5 repro rows (R1 / mAP)"
+print(setting_line(["mgn", "mgn_ps"]))
 mgn_pair
 
 # %% [markdown]
@@ -371,6 +384,7 @@ mgn_pair
 OURS_T6_T7 = {"PCB": "pcb", "PCB + Foreground": "pcb_ps_fg", "PCB + Seven Parts": "pcb_ps",
               "PCB + Type (a)": "pcb_ps_head_a", "PCB + Type (c)": "pcb_ps"}
 METRICS = [("rank1", "Rank-1"), ("rank5", "Rank-5"), ("rank10", "Rank-10"), (MAP, "mAP")]
+print(setting_line(sorted(set(OURS_T6_T7.values()))))
 for title, table in [("PAL-T6: label granularity", pal.T6), ("PAL-T7: PS head structure", pal.T7)]:
     rows = {}
     for row, vals in table.items():
@@ -422,6 +436,7 @@ for base, ps, name in PAIRS:
                      "paper MSMT→CUHK03 R1": ref[2], "paper MSMT→CUHK03 mAP": ref[3],
                      "ours A→A R1": mean_std(v, "rank1"), "ours A→B R1": mean_std(v, "xd_rank1"),
                      "ours A→B mAP (trapezoid)": mean_std(v, "xd_mAP_trapezoid")})
+print(setting_line([v for p in PAIRS for v in p[:2]]) + " · test: domain B query/gallery")
 display(pd.DataFrame(rows).set_index("method"))
 rows = []
 for base, ps, name in PAIRS:
@@ -490,6 +505,7 @@ for v in ("pcb", "pcb_ps", "pcb_ps_fg", "pcb_ps_head_a", "pcb_ps_lambda0.1", "pc
 f9 = pd.DataFrame(rows)
 summary = f9[f9["seed"] != "–"].groupby("model")[["mean_off_diagonal", "mean_adjacent", "mean_non_adjacent"]] \
     .agg(lambda s: f"{s.mean():.3f} ± {s.std(ddof=1) if len(s) > 1 else 0:.3f}") if (f9["seed"] != "–").any() else None
+print(setting_line(["pcb", "pcb_ps"]) + " · images: query split")
 display(f9.set_index(["model", "seed"]).round(3))
 if summary is not None:
     display(summary)
@@ -526,6 +542,7 @@ else:
     print("PAL-F10: no Grad-CAM records yet: "
           "partreid sweep partreid_core/experiments/sweeps/pal/p2_mgn.yaml --out " + RESULTS)
 
+print(setting_line(["mgn", "mgn_ps"]) + f" · {pal_hooks.CAM_PROBES} fixed training images")
 rows = []
 for v in ("mgn", "mgn_ps"):
     rows.append({"model": v, **{k: mean_std(v, f"cam_{k}") for k in ("coverage", "entropy", "body_mass")}})
@@ -631,6 +648,7 @@ for v in ("globalpool_ps", "pcb_ps", "pcb_ps_fg", "pcb_ps_head_a", "pcb_ps_lambd
     if not variant_runs(v).empty:
         rows.append({"model": v, "pixel accuracy (%)": mean_std(v, "seg_pixel_accuracy"),
                      "chance (%)": mean_std(v, "seg_chance_accuracy"), "mIoU (%)": mean_std(v, "seg_miou")})
+print(setting_line([r["model"] for r in rows]) + f" · first {pal_hooks.SEG_LIMIT} query images")
 pd.DataFrame(rows).set_index("model") if rows else "no PS records yet"
 
 # %% [markdown]
