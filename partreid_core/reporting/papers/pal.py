@@ -1,1 +1,267 @@
-"""pal chapter: artefacts, claims and their verdicts from run records — to be written."""
+"""PAL chapter: artefacts, claims and their verdicts from run records (spec ``pal.md`` §6, §10, §11).
+
+The chapter's sweeps (``partreid_core/experiments/sweeps/pal``) write the experiments in
+:data:`EXPERIMENTS`. Besides each run's ``metrics.json``, the verdicts use scalars derived from the
+analysis hooks' arrays (``analysis.npz``, see :mod:`partreid_core.analysis.chapter_hooks.pal`);
+:func:`run_table` puts both in one tidy table, one row per run.
+
+PAL evaluates with the EANet code, whose AP is the trapezoid (interpolated) form of Zheng's
+Market-1501 evaluation, so the mAP claims compare ``mAP_trapezoid`` (see the evaluation-protocol chapter).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...experiments.records import load_analysis, load_records
+from ..claims import Claim, judge
+
+PAPER = "PAL"
+EXPERIMENTS = ["pal-globalpool", "pal-pcb", "pal-mgn"]
+#: the chapter's sweep files, in priority order (p1 runs this session, p2 later or on a GPU)
+SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml"]
+#: the paper's AP convention (EANet / Market-1501 evaluation code): the trapezoid rule
+MAP = "mAP_trapezoid"
+
+ARTEFACTS: dict[str, str] = {
+    "PAL-T1": "reproduced",        # SynthReID statistics beside the paper's
+    "PAL-T2": "reproduced",        # MGN vs MGN+PS on synth-s (p2_mgn) beside the Market rows
+    "PAL-T3": "pending gpu",       # the pair on a second, harder synthetic setting was not in the 30-run budget
+    "PAL-T4": "reference only",    # optional per the spec; no third synthetic setting
+    "PAL-T5": "pending gpu",       # the pair on the largest setting (synth-m) needs the GPU profile
+    "PAL-T6": "reproduced",        # PCB: none / fg / 7 parts only; 2 and 4 parts and the MGN rows pending
+    "PAL-T7": "reproduced",        # PCB: none / (a) / (c) only; (b), (d) and the MGN rows pending
+    "PAL-T8": "reference only",    # the label-quality analogue (C9) needs a mask-corruption data knob
+    "PAL-T9": "reproduced",        # train on domain A, test on domain B (pal_cross_domain hook)
+    "PAL-F1": "reproduced",        # schematic
+    "PAL-F2": "reproduced",        # module table with output shapes for a-d
+    "PAL-F3": "reproduced",        # synthetic images with GT masks, training-resolution labels
+    "PAL-F4": "reproduced",        # GP+PS module table, 512-d test feature
+    "PAL-F5": "reproduced",        # PCB+PS module table, 1536-d test feature
+    "PAL-F6": "reproduced",        # GP, PCB (p1) and MGN (p2) with and without PS
+    "PAL-F7": "pending gpu",       # GlobalPool on >= 3 backbones: beyond the 30-run budget
+    "PAL-F8": "reproduced",        # MGN+PS module table, 2048-d test feature, shared head
+    "PAL-F9": "reproduced",        # part_similarity hook on PCB / PCB+PS
+    "PAL-F10": "reproduced",       # pal_grad_cam hook on MGN / MGN+PS (p2_mgn)
+    "PAL-F11": "reproduced",       # the four granularities of one synthetic mask
+    "PAL-F12": "reproduced",       # PCB+PS at lambda 0, 0.1, 1, 10; the MGN panel and 0.5/2/5 pending
+    "PAL-F13": "reproduced",       # pal_single_part hook (PCB stripes, MGN's 8 features)
+    "PAL-F14": "reproduced",       # pal_segmentation hook
+    "PAL-F15": "pending gpu",      # rank lists need per-query rankings, which no committed hook stores
+}
+
+# --------------------------------------------------------------------------------------------------
+# Paper values transcribed from pal.md §6-§8 (all in %)
+# --------------------------------------------------------------------------------------------------
+#: PAL-F6: (Delta Rank-1, Delta mAP) of +PS per model and dataset; MGN's absolute pairs in MGN_ABSOLUTE.
+F6_DELTAS: dict[str, dict[str, tuple[float, float]]] = {
+    "globalpool": {"Market1501": (1.0, 1.7), "CUHK03": (5.8, 4.5), "DukeMTMC-reID": (0.4, 0.9), "MSMT17": (2.3, 2.7)},
+    "pcb": {"Market1501": (0.7, 1.5), "CUHK03": (2.1, 2.9), "DukeMTMC-reID": (1.0, 1.3), "MSMT17": (2.9, 3.7)},
+    "mgn": {"Market1501": (0.7, 1.9), "CUHK03": (3.8, 3.9), "DukeMTMC-reID": (0.7, 1.6), "MSMT17": (3.9, 6.2)},
+}
+#: PAL-T2..T5 "Ours" rows: dataset -> (MGN R1, MGN mAP, MGN+PS R1, MGN+PS mAP)
+MGN_ABSOLUTE: dict[str, tuple[float, float, float, float]] = {
+    "Market1501": (95.1, 86.8, 95.8, 88.7), "CUHK03": (75.0, 70.5, 78.8, 74.4),
+    "DukeMTMC-reID": (89.3, 78.3, 90.0, 79.9), "MSMT17": (80.1, 56.2, 84.0, 62.4),
+}
+#: PAL-T6 (MSMT17): row -> (R1, R5, R10, mAP)
+T6: dict[str, tuple[float, float, float, float]] = {
+    "PCB": (74.0, 84.9, 88.2, 47.4), "PCB + Foreground": (75.7, 86.0, 89.2, 49.3),
+    "PCB + Two Parts": (75.6, 86.2, 89.3, 49.4), "PCB + Four Parts": (76.1, 86.4, 89.3, 50.0),
+    "PCB + Seven Parts": (76.9, 86.9, 89.8, 51.1), "MGN": (80.1, 89.0, 91.5, 56.2),
+    "MGN + Foreground": (82.6, 90.7, 92.9, 60.0), "MGN + Two Parts": (83.0, 90.9, 93.1, 60.4),
+    "MGN + Four Parts": (83.6, 91.2, 93.4, 61.7), "MGN + Seven Parts": (84.0, 91.5, 93.5, 62.4),
+}
+#: PAL-T7 (MSMT17): row -> (R1, R5, R10, mAP)
+T7: dict[str, tuple[float, float, float, float]] = {
+    "PCB": (74.0, 84.9, 88.2, 47.4), "PCB + Type (a)": (77.4, 87.3, 90.0, 51.5),
+    "PCB + Type (b)": (77.0, 86.9, 89.8, 51.0), "PCB + Type (c)": (76.9, 86.9, 89.8, 51.1),
+    "PCB + Type (d)": (76.7, 87.1, 89.8, 51.0), "MGN": (80.1, 89.0, 91.5, 56.2),
+    "MGN + Type (a)": (84.4, 91.5, 93.6, 62.3), "MGN + Type (b)": (84.2, 91.7, 93.7, 62.7),
+    "MGN + Type (c)": (84.0, 91.5, 93.5, 62.4), "MGN + Type (d)": (83.8, 91.4, 93.4, 61.8),
+}
+#: PAL-T8 (MGN+PS on CUHK03): segmenter -> (R1, R5, R10, mAP)
+T8: dict[str, tuple[float, float, float, float]] = {
+    "No Adaptation": (78.9, 90.6, 93.9, 73.5), "CSPL": (77.8, 91.4, 94.4, 74.1),
+    "RoL": (78.7, 90.9, 94.4, 74.5), "SPGAN (final)": (78.8, 90.9, 94.6, 74.4),
+}
+#: PAL-T9: method -> (MSMT17->Market R1, mAP, MSMT17->CUHK03 R1, mAP)
+T9: dict[str, tuple[float, float, float, float]] = {
+    "PCB": (58.7, 30.5, 14.3, 13.1), "PCB+PS": (62.2, 33.4, 15.5, 14.2),
+    "MGN": (60.7, 31.8, 20.1, 17.4), "MGN+PS": (67.4, 39.1, 23.5, 21.0),
+}
+#: PAL-T1: dataset -> ((train IDs, images), (query IDs, images), (gallery IDs, images))
+T1: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]] = {
+    "Market1501": ((751, 12936), (750, 3368), (750, 15913)),
+    "CUHK03": ((767, 7365), (700, 1400), (700, 5332)),
+    "DukeMTMC-reID": ((702, 16522), (702, 2228), (1110, 17661)),
+    "MSMT17": ((1041, 32621), (3060, 11659), (3060, 82161)),
+}
+#: PAL-F12 known points (MSMT17): model -> {lambda: (R1, mAP)}; PCB peaks at 5, MGN at 2 (values not given)
+F12_KNOWN: dict[str, dict[float, tuple[float, float]]] = {
+    "pcb": {0.0: (74.0, 47.4), 1.0: (76.9, 51.1), 10.0: (77.9, 52.3)},
+    "mgn": {0.0: (80.1, 56.2), 1.0: (84.0, 62.4), 10.0: (80.3, 56.2)},
+}
+#: PAL-F9: the paper's mean 6x6 cosine-similarity matrices of PCB's max-pooled Conv5 stripes (MSMT17 test)
+F9_PCB = np.array([[1.00, 0.90, 0.83, 0.83, 0.84, 0.84], [0.90, 1.00, 0.88, 0.84, 0.85, 0.85],
+                   [0.83, 0.88, 1.00, 0.89, 0.86, 0.85], [0.83, 0.84, 0.89, 1.00, 0.90, 0.86],
+                   [0.84, 0.85, 0.86, 0.90, 1.00, 0.91], [0.84, 0.85, 0.85, 0.86, 0.91, 1.00]])
+F9_PCB_PS = np.array([[1.00, 0.88, 0.80, 0.78, 0.79, 0.80], [0.88, 1.00, 0.84, 0.79, 0.79, 0.80],
+                      [0.80, 0.84, 1.00, 0.85, 0.80, 0.80], [0.78, 0.79, 0.85, 1.00, 0.86, 0.82],
+                      [0.79, 0.79, 0.80, 0.86, 1.00, 0.89], [0.80, 0.80, 0.80, 0.82, 0.89, 1.00]])
+
+# --------------------------------------------------------------------------------------------------
+# Claims of pal.md §10 that the chapter's sweeps address (treatment/baseline = sweep variant names)
+# --------------------------------------------------------------------------------------------------
+#: pseudo-variant whose ``seg_pixel_accuracy`` is the majority-class pixel frequency (C11's chance level)
+CHANCE = "pcb_ps (majority-class chance)"
+
+CLAIMS: list[Claim] = [
+    Claim("C1-gp-R1", "PAL-F6", "PS raises GlobalPool's Rank-1 (paper: +0.4 to +5.8)", "rank1",
+          "globalpool_ps", "globalpool"),
+    Claim("C1-gp-mAP", "PAL-F6", "PS raises GlobalPool's mAP (paper: +0.9 to +4.5)", MAP, "globalpool_ps", "globalpool"),
+    Claim("C1-pcb-R1", "PAL-F6", "PS raises PCB's Rank-1 (paper: +0.7 to +2.9)", "rank1", "pcb_ps", "pcb"),
+    Claim("C1-pcb-mAP", "PAL-F6", "PS raises PCB's mAP (paper: +1.3 to +3.7)", MAP, "pcb_ps", "pcb"),
+    Claim("C1-mgn-R1", "PAL-F6", "PS raises MGN's Rank-1 (paper: +0.7 to +3.9)", "rank1", "mgn_ps", "mgn"),
+    Claim("C1-mgn-mAP", "PAL-F6", "PS raises MGN's mAP (paper: +1.6 to +6.2)", MAP, "mgn_ps", "mgn"),
+    Claim("C3-pcb", "PAL-F9", "PS lowers the mean off-diagonal cosine similarity of PCB's stripe features "
+          "(paper: 0.862 -> 0.819)", "mean_off_diagonal", "pcb_ps", "pcb", direction=-1, equivalence_margin=0.01),
+    Claim("C4-coverage", "PAL-F10", "PS spreads MGN's Grad-CAM over more body parts (coverage, parts with "
+          "mean CAM > 0.5)", "cam_coverage", "mgn_ps", "mgn", equivalence_margin=0.25),
+    Claim("C4-entropy", "PAL-F10", "PS raises the entropy of MGN's CAM mass over body parts", "cam_entropy",
+          "mgn_ps", "mgn", equivalence_margin=0.05),
+    Claim("C4-body", "PAL-F10", "PS puts more of MGN's CAM mass on the body (less on background)",
+          "cam_body_mass", "mgn_ps", "mgn", equivalence_margin=0.02),
+    Claim("C5-fg", "PAL-T6", "Foreground-only labels already help PCB (paper: +1.7 R1)", "rank1", "pcb_ps_fg", "pcb"),
+    Claim("C5-7vsfg", "PAL-T6", "Seven-part labels beat foreground-only labels for PCB (paper: +1.2 R1)", "rank1",
+          "pcb_ps", "pcb_ps_fg"),
+    Claim("C6-a", "PAL-T7", "Head type (a), a bare 1x1 classifier, helps PCB (paper: +3.4 R1)", "rank1",
+          "pcb_ps_head_a", "pcb"),
+    Claim("C6-a-vs-c", "PAL-T7", "Type (a) is not worse than type (c) for PCB (paper: 77.4 vs 76.9 R1)", "rank1",
+          "pcb_ps_head_a", "pcb_ps"),
+    Claim("C7-lambda0.1", "PAL-F12", "A small PS weight (lambda 0.1) still helps PCB", "rank1",
+          "pcb_ps_lambda0.1", "pcb"),
+    Claim("C7-lambda10", "PAL-F12", "PCB keeps its gain at lambda 10 (paper: +3.9 R1, +4.9 mAP)", "rank1",
+          "pcb_ps_lambda10", "pcb"),
+    Claim("C8-pcb", "PAL-F13", "PS improves single-stripe retrieval of PCB (mean Rank-1 over the 6 stripes)",
+          "part_rank1_mean", "pcb_ps", "pcb"),
+    Claim("C10-pcb", "PAL-T9", "PS improves PCB's domain A -> B Rank-1 (paper MSMT17->Market: +3.5)", "xd_rank1",
+          "pcb_ps", "pcb"),
+    Claim("C10-gp", "PAL-T9", "PS improves GlobalPool's domain A -> B Rank-1", "xd_rank1", "globalpool_ps",
+          "globalpool"),
+    Claim("C10-mgn", "PAL-T9", "PS improves MGN's domain A -> B Rank-1 (paper MSMT17->Market: +6.7)", "xd_rank1",
+          "mgn_ps", "mgn"),
+    Claim("C11-pcb", "PAL-F14", "PCB+PS's PS head segments the 8 classes well above chance (pixel accuracy vs "
+          "always predicting the most frequent class)", "seg_pixel_accuracy", "pcb_ps", CHANCE,
+          equivalence_margin=1.0),
+]
+
+#: derived columns of :func:`run_table` (besides metrics.json's)
+DERIVED_COLUMNS = ["mean_off_diagonal", "mean_adjacent", "mean_non_adjacent", "cam_coverage", "cam_entropy",
+                   "cam_body_mass", "xd_rank1", "xd_mAP", "xd_mAP_trapezoid", "part_rank1_mean", "part_mAP_mean",
+                   "seg_pixel_accuracy", "seg_miou", "seg_chance_accuracy"]
+
+
+#: the columns of an empty :func:`run_table` (what the notebook reads even when nothing has run)
+EMPTY_COLUMNS = ["experiment", "run", "path", "model", "dataset", "profile", "recipe", "seed", "variant", "device",
+                 "git_commit", "date", "wall_time_s", "epochs", "rank1", "rank5", "rank10", "mAP", MAP,
+                 *DERIVED_COLUMNS]
+
+
+def derived_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per-run scalars from the PAL hooks' arrays (missing hooks give no keys).
+
+    * ``part_similarity/matrix`` -> mean off-diagonal / adjacent / non-adjacent similarity (PAL-F9);
+    * ``pal_grad_cam/*`` -> probe means of coverage, entropy and body mass (PAL-F10);
+    * ``pal_cross_domain/*`` -> ``xd_rank1``, ``xd_mAP``, ``xd_mAP_trapezoid`` (PAL-T9);
+    * ``pal_single_part/*`` -> mean over the single blocks of Rank-1 and trapezoid mAP (PAL-F13);
+    * ``pal_segmentation/*`` -> pixel accuracy and mIoU in %, and the majority-class pixel frequency
+      (the accuracy of a constant prediction) from the confusion matrix (PAL-F14).
+    """
+    import torch
+
+    from ...analysis import similarity_summary
+
+    out: dict[str, float] = {}
+    if "part_similarity/matrix" in arrays:
+        s = similarity_summary(torch.as_tensor(arrays["part_similarity/matrix"]))
+        out.update({k: s[k] for k in ("mean_off_diagonal", "mean_adjacent", "mean_non_adjacent")})
+    for k in ("coverage", "entropy", "body_mass"):
+        if f"pal_grad_cam/{k}" in arrays:
+            out[f"cam_{k}"] = float(np.mean(arrays[f"pal_grad_cam/{k}"]))
+    for k in ("rank1", "mAP", "mAP_trapezoid"):
+        if f"pal_cross_domain/{k}" in arrays:
+            out[f"xd_{k}"] = float(arrays[f"pal_cross_domain/{k}"])
+    if "pal_single_part/rank1" in arrays:
+        out["part_rank1_mean"] = float(np.mean(arrays["pal_single_part/rank1"]))
+        out["part_mAP_mean"] = float(np.mean(arrays["pal_single_part/mAP_trapezoid"]))
+    if "pal_segmentation/confusion" in arrays:
+        cm = arrays["pal_segmentation/confusion"].astype(float)
+        out["seg_pixel_accuracy"] = 100 * float(arrays["pal_segmentation/pixel_accuracy"])
+        out["seg_miou"] = 100 * float(arrays["pal_segmentation/miou"])
+        out["seg_chance_accuracy"] = 100 * float(cm.sum(1).max() / max(cm.sum(), 1))
+    return out
+
+
+def run_table(results_root: str | Path = "results", profile: str | None = None,
+              dataset: str | None = None) -> pd.DataFrame:
+    """One row per complete run of :data:`EXPERIMENTS`: provenance, metrics and :data:`DERIVED_COLUMNS`.
+
+    ``profile`` / ``dataset`` keep only the runs made with that profile / dataset (None: all).
+    Adds the pseudo-variant :data:`CHANCE` (one row per ``pcb_ps`` run, ``seg_pixel_accuracy`` = its
+    chance level). An absent or empty results folder gives an empty table with the expected columns.
+    """
+    df = load_records(results_root, EXPERIMENTS)
+    if not df.empty and profile is not None:
+        df = df[df["profile"] == profile]
+    if not df.empty and dataset is not None:
+        df = df[df["dataset"] == dataset]
+    if df.empty:
+        return pd.DataFrame(columns=EMPTY_COLUMNS)
+    derived = []
+    for path in df["path"]:
+        arrays = load_analysis(path) if (Path(path) / "analysis.npz").is_file() else {}
+        derived.append(derived_metrics(arrays))
+    df = pd.concat([df.reset_index(drop=True), pd.DataFrame(derived, columns=DERIVED_COLUMNS)], axis=1)
+    chance = df[df["variant"] == "pcb_ps"].copy()
+    if not chance.empty:
+        chance["variant"] = CHANCE
+        chance["seg_pixel_accuracy"] = chance["seg_chance_accuracy"]
+        df = pd.concat([df, chance[["experiment", "run", "variant", "seed", "seg_pixel_accuracy"]]],
+                       ignore_index=True)
+    return df
+
+
+def claims_table(results_root: str | Path = "results", profile: str | None = None,
+                 dataset: str | None = None) -> pd.DataFrame:
+    """Every claim of :data:`CLAIMS` judged on the records (:func:`partreid_core.reporting.judge`),
+    optionally only on the runs of one profile / dataset (see :func:`run_table`).
+
+    A claim whose treatment or baseline has no value in the records is "inconclusive" with
+    "no records" in the observed column (never an exception).
+    """
+    runs = run_table(results_root, profile, dataset)
+    rows = []
+    for c in CLAIMS:
+        def values(variant: str) -> np.ndarray:
+            if runs.empty or c.metric not in runs.columns:
+                return np.array([])
+            v = pd.to_numeric(runs.loc[runs["variant"] == variant, c.metric], errors="coerce").to_numpy(float)
+            return v[~np.isnan(v)]
+
+        t, b = values(c.treatment), values(c.baseline)
+        if len(t) == 0 or len(b) == 0:
+            missing = [v for v, x in ((c.treatment, t), (c.baseline, b)) if len(x) == 0]
+            rows.append({"claim": c.id, "artefact": c.artefact, "statement": c.statement, "metric": c.metric,
+                         "expected": f"{c.treatment} {'>' if c.direction > 0 else '<'} {c.baseline}",
+                         "observed": f"no records ({', '.join(missing)})", "seeds": f"{len(t)}/{len(b)}",
+                         "p": float("nan"), "verdict": "inconclusive"})
+        else:
+            rows.append(judge(c, t, b).as_row())
+    return pd.DataFrame(rows)
+
+
+__all__ = ["PAPER", "EXPERIMENTS", "SWEEP_FILES", "MAP", "ARTEFACTS", "CLAIMS", "CHANCE", "DERIVED_COLUMNS",
+           "derived_metrics", "run_table", "claims_table"]
