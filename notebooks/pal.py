@@ -39,7 +39,7 @@ import os
 
 PROFILE = os.environ.get("PARTREID_PROFILE", "cpu")        # smoke | cpu | gpu
 DATASET = os.environ.get("PARTREID_DATASET", "synth-s")
-RESULTS = os.environ.get("PARTREID_RESULTS", "results")
+RESULTS = os.environ.get("PARTREID_RESULTS", "")       # "": this checkout's results/
 RETRAIN = False                                               # True: train the missing records (minutes to hours)
 
 # %%
@@ -72,6 +72,9 @@ from partreid_core.models.pal import HEAD_TYPES, PartSegmentationHead
 from partreid_core.models.registry import build_model
 from partreid_core.reporting import paper_vs_ours, provenance
 from partreid_core.reporting.papers import pal
+from partreid_core.experiments.records import results_root
+
+RESULTS = RESULTS or str(results_root())
 
 torch.set_num_threads(2)
 pd.set_option("display.max_colwidth", 120)

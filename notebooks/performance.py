@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,9 +37,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from partreid_core.experiments.records import load_history, load_records
+from partreid_core.experiments.records import load_history, load_records, results_root
 
-RESULTS = Path("../results") if Path("../results").is_dir() else Path("results")
+RESULTS = results_root()
 BENCH = RESULTS / "bench"
 
 

@@ -238,10 +238,10 @@ views.round(2)
 # %%
 from pathlib import Path
 
-from partreid_core.experiments.records import load_history, load_records
+from partreid_core.experiments.records import load_history, load_records, results_root
 from partreid_core.reporting import Claim, judge, provenance
 
-RESULTS = Path("../results") if Path("../results").is_dir() else Path("results")
+RESULTS = results_root()
 cal = load_records(RESULTS, "calibration")
 if cal.empty:
     print("No calibration records yet: run `partreid sweep partreid_core/experiments/sweeps/calibration/*.yaml`")

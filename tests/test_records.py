@@ -121,3 +121,15 @@ def test_sweep_with_two_worker_processes(tmp_path):
     assert [s["status"] for s in status] == ["trained", "trained"]
     df = records.load_records(tmp_path / "r")
     assert sorted(df["seed"]) == [0, 1] and df["rank1"].notna().all()
+
+
+def test_results_root_finds_the_checkout_from_a_subfolder(tmp_path, monkeypatch):
+    from partreid_core.experiments.records import results_root
+
+    monkeypatch.delenv("PARTREID_RESULTS", raising=False)
+    (tmp_path / "partreid_core").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    assert results_root(tmp_path / "notebooks") == (tmp_path / "results").resolve()
+    monkeypatch.setenv("PARTREID_RESULTS", "/elsewhere")
+    assert str(results_root(tmp_path)) == "/elsewhere"

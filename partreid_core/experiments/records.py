@@ -72,6 +72,18 @@ def environment(device: str) -> dict[str, Any]:
     }
 
 
+def results_root(start: str | Path | None = None) -> Path:
+    """Where run records live: ``$PARTREID_RESULTS``, else ``results/`` of the checkout that contains
+    ``start`` (default: the working directory; notebooks run from ``notebooks/``), else ``./results``."""
+    if os.environ.get("PARTREID_RESULTS"):
+        return Path(os.environ["PARTREID_RESULTS"])
+    here = Path(start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file() and (d / "partreid_core").is_dir():
+            return d / "results"
+    return Path("results")
+
+
 def write_bench(path: str | Path, kind: str, args: dict[str, Any], result: dict[str, Any], device: str) -> Path:
     """A benchmark record: one JSON file with the command's arguments, its result and the environment."""
     path = Path(path)
