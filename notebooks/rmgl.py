@@ -21,7 +21,7 @@
 #
 # **There is no public official code for this paper.** This chapter is, as far as we know, the first open
 # implementation, so every choice the paper leaves open is ours; they are listed with the spec's ambiguity ids
-# (A1–A30) in [Deviations and resolved ambiguities](#deviations-and-resolved-ambiguities) and in the model's docstrings.
+# (A1–A30) in the section *Deviations and resolved ambiguities* at the end and in the model's docstrings.
 #
 # The paper's ideas, each of which this chapter tests:
 #
@@ -81,6 +81,9 @@ torch.set_num_threads(1)
 pd.set_option("display.precision", 2)
 pd.set_option("display.max_colwidth", 120)
 SWEEP_DIR = Path(partreid_core.__file__).parent / "experiments" / "sweeps" / "rmgl"
+# the book executes chapters inside notebooks/: a relative RESULTS that is not here means the repository's
+if not Path(RESULTS).is_absolute() and not Path(RESULTS).is_dir():
+    RESULTS = str(Path(partreid_core.__file__).resolve().parents[1] / RESULTS)
 
 sweeps = []
 for name in chapter.SWEEP_FILES:
