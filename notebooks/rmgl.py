@@ -217,8 +217,8 @@ else:
             ax.plot(prow, label=n)
         ax.set_title(f"{r.variant} (seed {r.seed}): {'OP' if p == 'orig' else 'RP'} stripes")
         ax.set_xlabel("input row")
+        ax.legend(fontsize=7)
     axes[0][0].set_ylabel("share of |gradient|")
-    axes[0][-1].legend(fontsize=7)
     fig.suptitle("RMGL-X1: gradient row profiles of the trained model's stripe features")
     fig.tight_layout()
 
