@@ -53,6 +53,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import Markdown, display
 
 from partreid_core.data.types import PART_CLASSES
 from partreid_core.engine.optim import lr_factor
@@ -206,7 +207,7 @@ arrow(6.6, 1.9, 7.0, 0.65, "tab:blue")
 for y, c in [(3.35, "tab:orange"), (0.65, "tab:blue")]:
     arrow(8.5, y, 8.8, y, c)
     arrow(9.8, y, 10.0, y, c)
-ax.text(8.0, 1.95, "test: concat(L2(BN(g)), L2(BN(h))) = 2560-d", fontsize=8, ha="center")
+ax.text(8.95, 1.95, "test: concat(L2(BN(g)), L2(BN(h)))\n= 2560-d", fontsize=8, ha="center", va="center")
 ax.set_title("PLR-F3: PLR-OSNet (shared trunk with attention; global GMP branch; local 4-stripe branch, one ID loss)",
              fontsize=9)
 plt.show()
@@ -321,7 +322,14 @@ def ours(key: str, metric: str) -> pd.Series:
 
 
 def ablation_table(rows: list[tuple[str, str, float, float]], full_key: str) -> pd.DataFrame:
-    """Paper value, our mean ± std and both differences to the full model, one row per (setting, metric)."""
+    """Paper value, our mean ± std and both differences to the full model, one row per (setting, metric).
+
+    Prints the setting of our rows first (profile, dataset, seeds, device, commit; AP convention).
+    """
+    keys = [r[1] for r in rows] + [full_key]
+    sub = runs[runs.key.isin(keys)] if not runs.empty else runs
+    print("ours:", provenance(sub) if len(sub) else "no records yet",
+          "· mAP non-interpolated (torchreid, the paper's convention), rank1 in %")
     out = []
     for label, key, paper_map, paper_r1 in rows:
         for metric, paper in (("mAP", paper_map), ("rank1", paper_r1)):
@@ -511,6 +519,7 @@ else:
         ax.axis("off")
     fig.suptitle("PLR-F4: Grad-CAM of the global vector and parts 1-4 (PLR-OSNet, seed "
                  f"{int(runs[runs.key == 'plr_osnet'].seed.min())})", fontsize=9)
+    fig.tight_layout()
     plt.show()
 
 # %% [markdown]
@@ -600,13 +609,18 @@ claims = chapter.claims_table(RESULTS_DIR)
 claims[["claim", "artefact", "statement", "expected", "observed", "seeds", "verdict"]]
 
 # %%
-def claim_line(cid: str) -> str:
-    r = claims.set_index("claim").loc[cid]
-    return f"**{cid}** ({r.artefact}): {r.verdict} — {r.observed}."
+def claim_line(r: pd.Series) -> str:
+    """One sentence on what the records show for a claim (computed, so it stays true as records arrive)."""
+    if r.observed.startswith("no records"):
+        return f"- **{r.claim}** ({r.artefact}): not tested yet — {r.observed}; run the sweep named above."
+    what = {"confirmed": "the records support the claim",
+            "not confirmed": "the records contradict the claim (significant in the other direction or "
+                             "practically zero)",
+            "inconclusive": "the seed-to-seed spread is too large to decide either way"}[r.verdict]
+    return f"- **{r.claim}** ({r.artefact}, {r.expected}): {r.verdict} — {what}; {r.observed}, seeds {r.seeds}."
 
 
-for cid in claims.claim:
-    print(claim_line(cid))
+display(Markdown("\n".join(claim_line(r) for _, r in claims.iterrows())))
 
 # %% [markdown]
 # **Reading the evidence.** The lines above are computed from the records. What each claim tests:
