@@ -98,3 +98,88 @@ def test_plr_cam_on_osnet_and_local_only_models(smoke_records):
         assert list(out["target_names"]) == expected
         assert out["part_mass"].shape == (len(expected), 8, 8)
         assert out["maps"].shape == (len(expected), 6, 64, 32)
+
+
+# --------------------------------------------------------------------------- reporting + notebook
+SPEC_CHECKLIST = ["PLR-T1", "PLR-T2", "PLR-T3", "PLR-T4", "PLR-T5", "PLR-T6", "PLR-T7", "PLR-M1",
+                  "PLR-F1", "PLR-F2", "PLR-F3", "PLR-F4", "PLR-F5", "PLR-S1"]
+
+
+def test_every_checklist_artefact_is_listed_and_in_the_notebook():
+    from partreid_core.reporting.papers import plr_osnet as chapter
+
+    assert sorted(chapter.ARTEFACTS) == sorted(SPEC_CHECKLIST)
+    assert set(chapter.ARTEFACTS.values()) <= {"reproduced", "reference only", "pending gpu", "not reproducible"}
+    text = (ROOT / "notebooks/plr_osnet.py").read_text()
+    headings = "\n".join(line for line in text.splitlines() if line.startswith("# #") or "suptitle" in line
+                         or "print(\"PLR-" in line)
+    for aid in SPEC_CHECKLIST:
+        assert re.search(rf"{aid}\b", headings), f"{aid} is in no heading or caption of the notebook"
+    assert "PROFILE = \"cpu\"" in text and "RETRAIN = False" in text and "DATASET = \"synth-s\"" in text
+
+
+def test_claims_use_variants_of_the_sweeps():
+    from partreid_core.reporting.papers import plr_osnet as chapter
+
+    keys = set()
+    for path in SWEEPS:
+        sw = load_sweep(path)
+        assert sw.experiment in chapter.EXPERIMENTS
+        prefix = chapter.DETECTED if sw.experiment.endswith("detected") else ""
+        keys |= {prefix + v for v in sw.variants}
+    for c in chapter.CLAIMS:
+        for k in (c.treatment, c.baseline):
+            assert k.split(":")[0] in keys, (c.id, k)
+
+
+def test_claims_table_on_empty_results_is_all_inconclusive(tmp_path):
+    from partreid_core.reporting.papers import plr_osnet as chapter
+
+    df = chapter.claims_table(tmp_path / "nothing-here")
+    assert len(df) == len(chapter.CLAIMS)
+    assert (df.verdict == "inconclusive").all()
+    assert df.observed.str.startswith("no records").all()
+
+
+def _fake_run(root: Path, experiment: str, variant: str, seed: int, m_ap: float, profile=None) -> None:
+    from partreid_core.experiments import records
+
+    path = records.run_dir(root, experiment, f"{variant}-s{seed}")
+    records.write_config(path, {"model": "plr_osnet", "profile": "cpu", "data": {"dataset": "synth-s"}},
+                         {"seed": seed, "variant": variant})
+    if profile is not None:   # PLR-F4 statistics: (T=5 targets, H=8 rows), all mass in one row per target
+        records.write_analysis(path, {
+            "plr_cam/target_names": np.array(["global", "part1", "part2", "part3", "part4"]),
+            "plr_cam/row_profile": profile, "plr_cam/part_mass": np.full((5, 2, 8), 1 / 8, np.float32),
+            "plr_cam/body_mass": np.ones((5, 2), np.float32)})
+    records.write_metrics(path, {"mAP": m_ap, "rank1": m_ap + 10})
+
+
+def test_claims_table_on_fake_records(tmp_path):
+    from partreid_core.reporting.papers import plr_osnet as chapter
+
+    prof = np.zeros((5, 8), np.float32)
+    for t, row in enumerate([1, 0, 2, 5, 7]):      # global at row 1, part p at row 0/2/5/7
+        prof[t, row] = 1.0
+    for s in range(3):
+        _fake_run(tmp_path, "plr_osnet-core", "plr_osnet", s, 60.0 + s, profile=prof)
+        _fake_run(tmp_path, "plr_osnet-core", "multiple_id", s, 50.0 + s)     # clearly worse: confirmed
+        _fake_run(tmp_path, "plr_osnet-core", "osnet", s, 70.0 + s)           # clearly better: not confirmed
+        _fake_run(tmp_path, "plr_osnet-detected", "plr_osnet", s, 40.0 + s)   # detected harder: confirmed
+    df = chapter.claims_table(tmp_path).set_index("claim")
+    assert df.loc["T5-single-id", "verdict"] == "confirmed"
+    assert df.loc["T3-vs-osnet", "verdict"] == "not confirmed"
+    assert df.loc["T3-detected-harder", "verdict"] == "confirmed"
+    assert df.loc["T4-global", "verdict"] == "inconclusive" and "local_only" in df.loc["T4-global", "observed"]
+    # part 4's centre of mass is at row 7.5/8, part 1's at 0.5/8, identical over seeds: a clear difference
+    assert df.loc["F4-parts-vertical", "verdict"] == "confirmed"
+    cams = chapter.cam_runs(chapter.load_runs(tmp_path))
+    cent = cams[cams.key == "plr_osnet:part4"].cam_centroid_row
+    np.testing.assert_allclose(cent, 7.5 / 8)
+
+
+def test_cam_centroid_hand_values():
+    from partreid_core.reporting.papers.plr_osnet import cam_centroid
+
+    np.testing.assert_allclose(cam_centroid(np.array([[1.0, 0, 0, 0], [0, 0, 0, 2.0], [1, 1, 1, 1]])),
+                               [0.125, 0.875, 0.5])
