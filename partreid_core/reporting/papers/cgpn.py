@@ -7,9 +7,9 @@ its default knobs, the "S-holistic-ish" condition: occlusion 0.2, truncation 0.0
 :func:`run_table` turns every complete run into one row: the headline metrics (``rank1``, ``mAP``,
 ``mAP_trapezoid``), the CGPN-X1 curve end points (``occ90_mAP``, ``trunc90_mAP``: mAP with
 occlusion / truncation 0.9 on a clean base, and the drops from the clean level) and the CGPN-X2
-part-focus summaries (``x2_peak_split``: upper-body share at the channel peaks of the ``conv_1``
-heads minus that of the ``conv_2`` heads, holistic test images, mean over branches; ``x2_cam_split``:
-the same with Grad-CAM mass). Runs of ``cgpn-occluded`` get the variant name ``occ/<variant>``.
+part-focus summaries (``x2_peak_split``: upper-body share (among body pixels) at the channel peaks
+of the ``conv_1`` heads minus that of the ``conv_2`` heads, holistic test images, mean over branches;
+``x2_cam_split``: the same with Grad-CAM mass). Runs of ``cgpn-occluded`` get the variant name ``occ/<variant>``.
 
 AP convention: CGPN does not say which AP it computes; it is compared in the non-interpolated
 ``mAP`` (notebooks/evaluation_protocol.py).
@@ -108,7 +108,8 @@ def _analysis_columns(path: str | Path) -> dict[str, float]:
         out.update(occ0_mAP=float(occ[0]), occ90_mAP=float(occ[-1]), trunc90_mAP=float(trunc[-1]),
                    occ_drop=float(occ[0] - occ[-1]), trunc_drop=float(trunc[0] - trunc[-1]))
     if "cgpn_parts/peak_composition" in a:
-        out["x2_peak_split"] = float(upper_split(a["cgpn_parts/peak_composition"][0, :6, 1]))
+        comp = a["cgpn_parts/peak_composition"][0, :6]                    # (6 heads, bg/upper/lower), holistic
+        out["x2_peak_split"] = float(upper_split(comp[:, 1] / np.clip(comp[:, 1:].sum(1), 1e-12, None)))
         mass = a["cgpn_parts/cam_part_mass"][0, :6]                       # (6 heads, 8 classes), holistic
         upper = mass[:, 1:5].sum(1) / np.clip(mass[:, 1:].sum(1), 1e-12, None)
         out["x2_cam_split"] = float(upper_split(upper))
