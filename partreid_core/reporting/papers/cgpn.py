@@ -111,7 +111,8 @@ def _analysis_columns(path: str | Path) -> dict[str, float]:
         comp = a["cgpn_parts/peak_composition"][0, :6]                    # (6 heads, bg/upper/lower), holistic
         out["x2_peak_split"] = float(upper_split(comp[:, 1] / np.clip(comp[:, 1:].sum(1), 1e-12, None)))
         mass = a["cgpn_parts/cam_part_mass"][0, :6]                       # (6 heads, 8 classes), holistic
-        upper = mass[:, 1:5].sum(1) / np.clip(mass[:, 1:].sum(1), 1e-12, None)
+        body = mass[:, 1:].sum(1)
+        upper = np.where(body > 0, mass[:, 1:5].sum(1) / np.where(body > 0, body, 1.0), np.nan)  # NaN: all-zero CAM
         out["x2_cam_split"] = float(upper_split(upper))
     return out
 
@@ -128,7 +129,7 @@ def run_table(results_root: str | Path = "results") -> pd.DataFrame:
 
     recs = load_records(results_root, experiment=list(EXPERIMENTS), config_columns=False)
     if recs.empty:
-        return pd.DataFrame(columns=["experiment", "variant", "seed", *_COLUMNS])
+        return pd.DataFrame(columns=["experiment", "run", "path", "variant", "seed", *_COLUMNS])
     extra = pd.DataFrame([_analysis_columns(p) for p in recs["path"]], index=recs.index)
     recs = pd.concat([recs, extra], axis=1)
     occ = recs["experiment"] == "cgpn-occluded"
