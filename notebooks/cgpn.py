@@ -332,17 +332,24 @@ WHAT = {
     "C7-X1-occ": "whether CGPN keeps more of its mAP than MGN under heavy occlusion",
     "C7-X1-trunc": "whether CGPN keeps more of its mAP than MGN on part-missing boxes",
 }
-SAYS = {"confirmed": "the evidence supports the paper",
-        "not confirmed": "the evidence goes against the paper (a significant opposite effect, or a difference "
-                         "practically zero)",
-        "inconclusive": "the seeds cannot tell"}
+def says(r):
+    if r["verdict"] == "confirmed":
+        return "the evidence supports the paper"
+    if r["verdict"] == "not confirmed":
+        return ("a significant effect in the opposite direction: a negative result" if r["p"] < 0.05 else
+                "the difference is practically zero (95% CI within the equivalence margin): a negative result")
+    return "the seeds cannot tell (too few seeds or too much spread)"
+
+
 lines = []
 for _, r in claims.iterrows():
     if str(r["observed"]).startswith("no records"):
         lines.append(f"* **{r['claim']}** ({WHAT[r['claim']]}): {r['observed']}; not run yet.")
+    elif str(r["observed"]).startswith("no "):
+        lines.append(f"* **{r['claim']}** ({WHAT[r['claim']]}): {r['observed']}; the hook stored no usable value.")
     else:
         lines.append(f"* **{r['claim']}** ({WHAT[r['claim']]}): {r['observed']}, {r['seeds']} seeds: "
-                     f"**{r['verdict']}**, {SAYS[r['verdict']]}.")
+                     f"**{r['verdict']}**, {says(r)}.")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]

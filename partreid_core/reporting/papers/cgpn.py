@@ -146,9 +146,14 @@ def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
     table = run_table(results_root)
     judged = judge_claims(CLAIMS, table[["variant", *_COLUMNS]])
     for i, c in enumerate(CLAIMS):
-        have = table.loc[table["variant"].isin([c.treatment, c.baseline]), ["variant", c.metric]].dropna()
-        missing = [v for v in (c.treatment, c.baseline) if v not in set(have["variant"])]
+        runs = set(table["variant"])
+        have = set(table.loc[table["variant"].isin([c.treatment, c.baseline]), ["variant", c.metric]].dropna()["variant"])
+        missing = [v for v in (c.treatment, c.baseline) if v not in runs]
+        empty = [v for v in (c.treatment, c.baseline) if v in runs and v not in have]
         if missing:
             judged.loc[i, "observed"] = "no records (" + ", ".join(missing) + ")"
+            judged.loc[i, "verdict"] = "inconclusive"
+        elif empty:  # runs exist but the hook stored no value (e.g. an all-zero Grad-CAM)
+            judged.loc[i, "observed"] = f"no {c.metric} values (" + ", ".join(empty) + ")"
             judged.loc[i, "verdict"] = "inconclusive"
     return judged
