@@ -110,7 +110,7 @@ def test_claims_table_empty_results(tmp_path):
     assert t["observed"].str.startswith("no records").all()
 
 
-def _fake_run(root, experiment, variant, seed, m_ap, split):
+def _fake_run(root, experiment, variant, seed, m_ap, split, cam=0.1):
     path = records.run_dir(root, experiment, f"{variant}-s{seed}")
     records.write_config(path, {"model": "cgpn", "data": {"dataset": "synth-s"}, "profile": "cpu", "seed": seed},
                          {"seed": seed, "variant": variant, "device": "cpu"})
@@ -122,14 +122,14 @@ def _fake_run(root, experiment, variant, seed, m_ap, split):
     records.write_analysis(path, {
         "cgpn_knobs/levels": lv, "cgpn_knobs/occlusion_mAP": np.float32(m_ap) - 10 * lv,
         "cgpn_knobs/truncation_mAP": np.float32(m_ap) - 20 * lv,
-        "cgpn_parts/peak_composition": peak, "cgpn_parts/cam_part_mass": np.full((3, 8, 8), 0.1, np.float32)})
+        "cgpn_parts/peak_composition": peak, "cgpn_parts/cam_part_mass": np.full((3, 8, 8), cam, np.float32)})
     records.write_metrics(path, {"rank1": m_ap + 10, "mAP": m_ap, "mAP_trapezoid": m_ap - 1})
 
 
 def test_claims_table_on_fake_records(tmp_path):
     for s, noise in enumerate((0.0, 0.3, -0.2)):
         _fake_run(tmp_path, "cgpn", "cgpn", s, 60.0 + noise, 0.3 + noise / 10)
-        _fake_run(tmp_path, "cgpn", "cgpn4_unsup", s, 50.0 - noise, 0.0 + noise / 10)
+        _fake_run(tmp_path, "cgpn", "cgpn4_unsup", s, 50.0 - noise, 0.0 + noise / 10, cam=0.0)  # all-zero CAMs
         _fake_run(tmp_path, "cgpn", "mgn", s, 65.0 + noise, 0.0)
     runs = chapter.run_table(tmp_path)
     assert len(runs) == 9
@@ -140,6 +140,8 @@ def test_claims_table_on_fake_records(tmp_path):
     assert t.loc["C6", "verdict"] == "confirmed"
     assert t.loc["C7", "verdict"] == "not confirmed"          # MGN clearly better: the opposite direction
     assert t.loc["C1", "verdict"] == "inconclusive" and t.loc["C1", "observed"].startswith("no records")
+    assert t.loc["C6-cam", "verdict"] == "inconclusive"
+    assert t.loc["C6-cam", "observed"] == "no x2_cam_split values (cgpn4_unsup)"
 
 
 @pytest.fixture(scope="module")
