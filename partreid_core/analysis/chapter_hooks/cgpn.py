@@ -23,7 +23,10 @@ images with an occluder) and part-missing (truncation 0.9, truncated images). Tw
   averaged over all cells, i.e. what a head peaking at random positions would score;
 * Grad-CAM (:func:`partreid_core.analysis.grad_cam`) of each head's score ``sum_c GMP(conv_p(T_i))_c``
   with the branch's last stage as target layer, scored by
-  :func:`partreid_core.analysis.cam_part_statistics` against the masks.
+  :func:`partreid_core.analysis.cam_part_statistics` against the masks. Grad-CAM weights the channels of
+  T by the score's gradient and sums them over the whole map, so for the two fixed stripes it is not
+  position-bound (their channel weights come from one half, the activations from everywhere); the
+  channel-peak measure is the one that separates position from content.
 
 Heads are ordered ``[b1 conv_1, b1 conv_2, b2 conv_1, b2 conv_2, b3 conv_1, b3 conv_2,
 b1 upper stripe, b1 lower stripe]``: the last two are branch 1's position-bound half-map maxima
