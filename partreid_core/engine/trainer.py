@@ -23,7 +23,7 @@ import warnings
 
 import torch
 import torch.distributed as dist
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain: tqdm.auto warns in kernels without ipywidgets (the book build)
 
 from ..data import build_dataset
 from ..data.types import SplitTensors, relabel
