@@ -29,8 +29,9 @@ def test_claims_table_and_missing_metric():
                        "rank1": [50, 51, 52, 60, 61, 62]})
     t = claims_table([CLAIM], df)
     assert t.loc[0, "verdict"] == "confirmed" and t.loc[0, "seeds"] == "3/3"
-    with pytest.raises(KeyError, match="no column 'mAP'"):
-        claims_table([Claim("x", "y", "z", "mAP", "a", "b")], df)
+    missing = claims_table([Claim("x", "y", "z", "mAP", "pcb_ps", "pcb"), Claim("w", "y", "z", "rank1", "mgn", "pcb")], df)
+    assert list(missing["verdict"]) == ["inconclusive"] * 2
+    assert missing.loc[0, "observed"] == "no records (pcb_ps, pcb)" and missing.loc[1, "observed"] == "no records (mgn)"
 
 
 def test_paper_vs_ours_and_provenance():

@@ -61,13 +61,26 @@ class Judgement:
     p_value: float
     verdict: Verdict
 
+    @property
+    def missing(self) -> list[str]:
+        """The variants without a single value (no records yet, or a hook that stored nothing)."""
+        c = self.claim
+        return [v for v, n in ((c.treatment, self.n_treatment), (c.baseline, self.n_baseline)) if n == 0]
+
+    def observed(self) -> str:
+        if self.missing:
+            return f"no records ({', '.join(self.missing)})"
+        if self.n_treatment < 2 or self.n_baseline < 2:
+            return f"{self.mean_treatment:.2f} vs {self.mean_baseline:.2f} (Δ {self.difference:+.2f}; too few seeds)"
+        return (f"{self.mean_treatment:.2f} vs {self.mean_baseline:.2f} "
+                f"(Δ {self.difference:+.2f}, 95% CI [{self.ci_low:+.2f}, {self.ci_high:+.2f}])")
+
     def as_row(self) -> dict[str, object]:
         c = self.claim
         return {
             "claim": c.id, "artefact": c.artefact, "statement": c.statement, "metric": c.metric,
             "expected": f"{c.treatment} {'>' if c.direction > 0 else '<'} {c.baseline}",
-            "observed": f"{self.mean_treatment:.2f} vs {self.mean_baseline:.2f} "
-                        f"(Δ {self.difference:+.2f}, 95% CI [{self.ci_low:+.2f}, {self.ci_high:+.2f}])",
+            "observed": self.observed(),
             "seeds": f"{self.n_treatment}/{self.n_baseline}",
             "p": self.p_value, "verdict": self.verdict,
         }
@@ -109,15 +122,19 @@ def judge(claim: Claim, treatment: Sequence[float], baseline: Sequence[float], a
 def claims_table(claims: Sequence[Claim], values: "pandas.DataFrame", variant_col: str = "variant"):  # noqa: F821
     """Judge every claim against a tidy table (one row per run: variant, seed, metric columns).
 
+    A claim whose variants or metric column have no values yet is "inconclusive" with
+    "no records (...)" as its observation: chapters render before all their runs exist.
     Returns a pandas DataFrame with one row per claim (see :meth:`Judgement.as_row`).
     """
     import pandas as pd
 
     rows = []
     for c in claims:
-        if c.metric not in values.columns:
-            raise KeyError(f"claim {c.id}: no column {c.metric!r} in the records (have {list(values.columns)})")
-        t = values.loc[values[variant_col] == c.treatment, c.metric].to_numpy()
-        b = values.loc[values[variant_col] == c.baseline, c.metric].to_numpy()
+        if c.metric in values.columns and variant_col in values.columns:
+            col = pd.to_numeric(values[c.metric], errors="coerce")
+            t = col[values[variant_col] == c.treatment].to_numpy(dtype=float)
+            b = col[values[variant_col] == c.baseline].to_numpy(dtype=float)
+        else:
+            t = b = np.array([])
         rows.append(judge(c, t, b).as_row())
     return pd.DataFrame(rows)

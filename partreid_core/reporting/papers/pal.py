@@ -252,14 +252,7 @@ def claims_table(results_root: str | Path = "results", profile: str | None = Non
             return v[~np.isnan(v)]
 
         t, b = values(c.treatment), values(c.baseline)
-        if len(t) == 0 or len(b) == 0:
-            missing = [v for v, x in ((c.treatment, t), (c.baseline, b)) if len(x) == 0]
-            rows.append({"claim": c.id, "artefact": c.artefact, "statement": c.statement, "metric": c.metric,
-                         "expected": f"{c.treatment} {'>' if c.direction > 0 else '<'} {c.baseline}",
-                         "observed": f"no records ({', '.join(missing)})", "seeds": f"{len(t)}/{len(b)}",
-                         "p": float("nan"), "verdict": "inconclusive"})
-        else:
-            rows.append(judge(c, t, b).as_row())
+        rows.append(judge(c, t, b).as_row())  # no values -> "inconclusive", "no records (...)"
     return pd.DataFrame(rows)
 
 

@@ -203,9 +203,5 @@ def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
     for c in CLAIMS:
         t = values.loc[values.variant == c.treatment, c.metric].astype(float).to_numpy()
         b = values.loc[values.variant == c.baseline, c.metric].astype(float).to_numpy()
-        row = judge(c, t, b).as_row()
-        missing = [v for v, x in ((c.treatment, t), (c.baseline, b)) if np.isnan(x).all()]
-        if missing:
-            row["observed"] = "no records (" + ", ".join(missing) + ")"
-        rows.append(row)
+        rows.append(judge(c, t, b).as_row())  # NaNs dropped; no values -> "no records (...)"
     return pd.DataFrame(rows)
