@@ -18,7 +18,7 @@ from partreid_core.reporting.papers import cgpn as chapter
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_DIR = ROOT / "partreid_core" / "experiments" / "sweeps" / "cgpn"
 NOTEBOOK = ROOT / "notebooks" / "cgpn.py"
-SPEC = Path("/work/shared/papers/cgpn.md")
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "papers" / "cgpn.md"  # shared/ sits beside the checkout
 #: the spec's §11 checklist (cross-checked against the spec when it is present)
 CHECKLIST = ["CGPN-T1", "CGPN-T2", "CGPN-F1", "CGPN-F2", "CGPN-F3", "CGPN-F4", "CGPN-F5", "CGPN-T2b",
              "CGPN-X1", "CGPN-X2", "CGPN-X3", "CGPN-X4", "CGPN-X5"]

@@ -19,7 +19,7 @@ from partreid_core.reporting.papers import mpn as chapter
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = sorted((ROOT / "partreid_core/experiments/sweeps/mpn").glob("*.yaml"))
 NOTEBOOK = ROOT / "notebooks/mpn.py"
-SPEC = Path("/work/shared/papers/mpn.md")
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "papers" / "mpn.md"  # shared/ sits beside the checkout
 CHECKLIST = [f"MPN-T{i}" for i in range(1, 9)] + [f"MPN-F{i}" for i in range(1, 10)] + \
     [f"MPN-X{i}" for i in range(1, 6)]
 #: measured cpu-profile minutes per run on one core (CHAPTER brief: mpn about 4; the Baseline and

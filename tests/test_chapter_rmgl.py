@@ -18,7 +18,7 @@ from partreid_core.reporting.papers import rmgl as paper
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = ROOT / "partreid_core/experiments/sweeps/rmgl"
-SPEC = Path("/work/shared/papers/rmgl.md")
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "papers" / "rmgl.md"  # shared/ sits beside the checkout
 MINUTES_PER_RUN = {"rmgl": 6.0}  # measured cpu-profile cost (chapter brief)
 
 
