@@ -9,6 +9,7 @@ from torch import nn
 from partreid_core.config import ConfigError
 from partreid_core.data.types import Batch
 from partreid_core.models import build_model, model_config
+from partreid_core.models.backbones import undo_zero_init
 from partreid_core.models.cgpn import stripe_bounds, windows
 
 NARROW = {"backbone": {"width": 0.25}}
@@ -31,14 +32,6 @@ def _batch(h=128, w=64):
 
 def _build(num_classes=P, **over):
     return build_model("cgpn", num_classes, {**NARROW, **over})
-
-
-def _wake(model: nn.Module) -> nn.Module:
-    """Undo the zero-init of each residual branch's last BN, so every conv is on the signal path."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-    return model
 
 
 def test_windows_and_bounds_match_the_paper():
@@ -89,7 +82,7 @@ def test_mse_targets_are_half_map_maxima_and_loss_by_hand():
 
 
 def test_gradients_reach_every_trainable_parameter():
-    m = _wake(_build())
+    m = undo_zero_init(_build())
     b = _batch(96, 32)
     sum(m.compute_losses(m(b.images), b).values()).backward()
     missing = [n for n, p in m.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
@@ -130,7 +123,7 @@ def test_ablation_variants(over, n_logits, n_triplet, dim, terms):
 
 def test_fine_stripes_change_only_branches_2_and_3():
     """CGPN-2 differs from CGPN only where N > 2 (with N = 2 the stripes are already half-height windows)."""
-    coarse = _wake(_build())
+    coarse = undo_zero_init(_build())
     fine = _build(local_parts="fine")
     fine.load_state_dict(coarse.state_dict())
     coarse.eval(); fine.eval()
@@ -143,7 +136,7 @@ def test_fine_stripes_change_only_branches_2_and_3():
 
 def test_mse_supervision_and_detach_change_the_gradients():
     torch.manual_seed(0)
-    sup = _wake(_build())
+    sup = undo_zero_init(_build())
     det = _build(mse_detach_target=True)
     det.load_state_dict(sup.state_dict())
     b = _batch(96, 32)

@@ -135,3 +135,13 @@ def test_triplet_squared_violating_variant():
     assert torch.allclose(TripletLoss(margin=6.0, squared=True)(feats, labels), torch.tensor(0.25))
     with pytest.raises(ValueError, match="average"):
         TripletLoss(average="most")
+
+
+def test_undo_zero_init_switches_residual_branches_on():
+    from partreid_core.models.backbones import undo_zero_init
+    from partreid_core.models.backbones.resnet import Bottleneck
+
+    m = resnet50(width=0.25)
+    blocks = [b for b in m.modules() if isinstance(b, Bottleneck)]
+    assert all(float(b.bn3.weight.abs().sum()) == 0 for b in blocks)
+    assert undo_zero_init(m) is m and all(bool((b.bn3.weight == 1).all()) for b in blocks)

@@ -8,6 +8,7 @@ from torch import nn
 from partreid_core.config import ConfigError
 from partreid_core.data.types import Batch
 from partreid_core.models import build_model, model_config
+from partreid_core.models.backbones import undo_zero_init
 from partreid_core.models.rmgl import abp_boundaries, abp_pool, pool_rows, receptive_shards
 
 NARROW = {"backbone": {"width": 0.25}}
@@ -31,14 +32,6 @@ def _batch(h=128, w=64):
 
 def _build(num_classes=P, **over):
     return build_model("rmgl", num_classes, {**NARROW, **over})
-
-
-def _wake(model: nn.Module) -> nn.Module:
-    """Undo the zero-init of each residual branch's last BN, so every conv is on the signal path."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-    return model
 
 
 def test_default_layout_shapes_and_dims():
@@ -74,7 +67,7 @@ def test_losses_placement_and_value_at_init():
 
 
 def test_gradients_reach_every_trainable_parameter():
-    m = _wake(_build())
+    m = undo_zero_init(_build())
     b = _batch(64, 32)
     sum(m.compute_losses(m(b.images), b).values()).backward()
     missing = [n for n, p in m.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
@@ -141,7 +134,7 @@ def test_receptive_shards_order_and_bounds():
 def test_rp_stripe_ignores_far_pixels_while_op_stripe_does_not():
     """Perturb the bottom quarter of a 128-row image: the top RP stripe (cut after res_conv2c, which
     reaches input row 77 at most) is unchanged; the top output-partition stripe sees the whole image."""
-    m = _wake(_build(stripes=[2], test_stripes="uniform")).eval()
+    m = undo_zero_init(_build(stripes=[2], test_stripes="uniform")).eval()
     x = torch.randn(2, 3, 128, 64)
     x2 = x.clone()
     x2[:, :, 96:] += 3 * torch.randn_like(x2[:, :, 96:])
@@ -167,10 +160,10 @@ def test_gradient_support_grows_with_cut_depth():
     support = {}
     for pos in ("input", "res2", "res3", "res4", "res5"):
         torch.manual_seed(0)
-        m = _wake(_build(stripes=[2], paths="receptive", rp_position=pos)).eval()
+        m = undo_zero_init(_build(stripes=[2], paths="receptive", rp_position=pos)).eval()
         support[pos] = _support_rows(m)
     torch.manual_seed(0)
-    support["OP"] = _support_rows(_wake(_build(stripes=[2], paths="original", test_stripes="uniform")).eval())
+    support["OP"] = _support_rows(undo_zero_init(_build(stripes=[2], paths="original", test_stripes="uniform")).eval())
     assert support["input"] == 63  # IP: exactly rows 0..63
     # res3: layer1 row 15 sees input rows <= 4*15 + 17 = 77 (stem 11 px, three 3x3 convs at jump 4)
     assert 63 < support["res3"] <= 77
@@ -230,7 +223,7 @@ def test_pool_rows_max_and_avg():
 
 def test_abp_changes_only_original_stripes_at_test():
     torch.manual_seed(3)
-    abp = _wake(_build(test_stripes="abp"))
+    abp = undo_zero_init(_build(test_stripes="abp"))
     uni = _build(test_stripes="uniform")
     uni.load_state_dict(abp.state_dict())
     abp.eval(); uni.eval()

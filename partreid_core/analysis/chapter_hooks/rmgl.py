@@ -27,6 +27,7 @@ import torch
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
 from ...engine.hooks import AnalysisContext, register_hook
+from ...models.backbones import undo_zero_init
 from ...models.rmgl import RMGL, RP_POSITIONS, abp_boundaries, pool_rows
 from ..saliency import input_gradient_rows
 
@@ -81,13 +82,7 @@ def untrained_like(model: RMGL, **overrides) -> RMGL:
     from dataclasses import replace
 
     torch.manual_seed(0)
-    fresh = RMGL(replace(model.cfg, **overrides), model.num_classes).eval()
-    with torch.no_grad():
-        for m in fresh.modules():
-            bn3 = getattr(m, "bn3", None)
-            if isinstance(bn3, torch.nn.BatchNorm2d):
-                bn3.weight.fill_(1.0)
-    return fresh
+    return undo_zero_init(RMGL(replace(model.cfg, **overrides), model.num_classes).eval())
 
 
 @register_hook("rmgl_receptive_rows")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ...registry import Registry
-from .resnet import ResNet, resnet50, set_block_stride
+from .resnet import ResNet, resnet50, set_block_stride, undo_zero_init
 from .weights import load_imagenet_weights
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
@@ -81,5 +81,5 @@ def clone(module: nn.Module) -> nn.Module:
 # OSNet registers its variants on import (kept last: it imports BACKBONES from here).
 from . import osnet  # noqa: E402,F401
 
-__all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride",
+__all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride", "undo_zero_init",
            "load_imagenet_weights", "split_blocks", "clone"]

@@ -45,6 +45,20 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
+def undo_zero_init(model: nn.Module) -> nn.Module:
+    """Set the last BN weight of every bottleneck (zero at init) to 1, in place; returns ``model``.
+
+    An untrained ResNet starts each residual branch at zero, so gradients flow only through the
+    shortcuts: analyses of an untrained network's receptive fields (RMGL-X1) and gradient checks
+    that every conv is on the signal path need the branches switched on.
+    """
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, Bottleneck):
+                m.bn3.weight.fill_(1.0)
+    return model
+
+
 def set_block_stride(block: Bottleneck, stride: int) -> None:
     """Change a bottleneck's stride in place (3x3 conv and the downsample 1x1 conv)."""
     block.conv2.stride = (stride, stride)
