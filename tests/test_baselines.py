@@ -2,15 +2,15 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from partreid_core.config import ConfigError
 from partreid_core.data.types import Batch
 from partreid_core.losses.center import CenterLoss
 from partreid_core.models import build_model, model_config
-from partreid_core.models.backbones.resnet import Bottleneck
 from partreid_core.models.globalpool import BOT_PRESET
 from partreid_core.models.mgn import ORIGINAL_MGN_PRESET
+from partreid_core.models.backbones import undo_zero_init
+from model_checks import params_without_gradient
 
 NARROW = {"backbone": {"width": 0.25}}  # cpu profile: ResNet-50 topology, Conv5 has 512 channels
 H, W = 128, 64                           # Conv5 at output stride 16: 8 x 4
@@ -31,20 +31,12 @@ def build(name, overrides=None):
     return build_model(name, NUM_CLASSES, over)
 
 
-def wake_residuals(model):
-    """ResNet zero-inits each block's last BN; set it to 1 so every conv gets a non-zero gradient."""
-    for m in model.modules():
-        if isinstance(m, Bottleneck):
-            nn.init.ones_(m.bn3.weight)
-
-
 def assert_all_params_learn(model, batch):
-    wake_residuals(model)
+    undo_zero_init(model)
     model.train()
     losses = model.compute_losses(model(batch.images), batch)
     sum(losses.values()).backward()
-    dead = [n for n, p in model.named_parameters()
-            if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0)]
+    dead = params_without_gradient(model)
     assert not dead, f"no gradient reaches {dead[:8]}"
     return losses
 

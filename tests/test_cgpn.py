@@ -11,6 +11,7 @@ from partreid_core.data.types import Batch
 from partreid_core.models import build_model, model_config
 from partreid_core.models.backbones import undo_zero_init
 from partreid_core.models.cgpn import stripe_bounds, windows
+from model_checks import params_without_gradient
 
 NARROW = {"backbone": {"width": 0.25}}
 P, K = 4, 2
@@ -85,7 +86,7 @@ def test_gradients_reach_every_trainable_parameter():
     m = undo_zero_init(_build())
     b = _batch(96, 32)
     sum(m.compute_losses(m(b.images), b).values()).backward()
-    missing = [n for n, p in m.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    missing = params_without_gradient(m)
     assert not missing, missing
 
 

@@ -4,20 +4,20 @@ Small scale: ResNet-50 topology at width 0.25, 64×32 or 128×64 images (4×2 / 
 """
 import pytest
 import torch
-
-from partreid_core.losses import TripletLoss
 import torch.nn.functional as F
 
 from partreid_core.config import ConfigError
 from partreid_core.data.types import PART_CLASSES, Batch
+from partreid_core.losses import TripletLoss
 from partreid_core.losses.alignment import (FeatureAlignmentLoss, batch_wise_alignment, class_wise_alignment,
                                             sample_wise_alignment)
 from partreid_core.models import build_model
-from partreid_core.models.backbones.resnet import Bottleneck
-from partreid_core.models.mpn import (MPN, MPN_VARIANTS, ChannelAttention, MPNConfig, 
+from partreid_core.models.mpn import (MPN, MPN_VARIANTS, ChannelAttention, MPNConfig,
                                       PartBranch, mpn_variant)
 from partreid_core.models.mpn_priors import (PartPrior, degrade_prior, part_maps, prior_from_keypoints,
                                              prior_from_masks, strip_rows, uniform_prior)
+from partreid_core.models.backbones import undo_zero_init
+from model_checks import params_without_gradient
 
 H, W = 128, 64
 FEAT = (8, 4)  # output stride 16
@@ -242,26 +242,18 @@ def test_head_parameter_counts_match_spec():
     assert count(ChannelAttention(512, 4)) == 132_992
 
 
-def _unlock_residuals(m):
-    # the backbone zero-inits each residual branch's last BN; set it to 1 so every weight can get a gradient
-    for mod in m.backbone.modules():
-        if isinstance(mod, Bottleneck):
-            torch.nn.init.ones_(mod.bn3.weight)
-
-
 @pytest.mark.parametrize("variant", ["T1/mpn", "T1/naive_mtl", "T1/baseline", "T1/mt_only", "F9/soft_conv1"])
 def test_gradients_reach_every_trainable_parameter(variant):
     m = build(variant)
-    _unlock_residuals(m)
+    undo_zero_init(m)
     b = make_batch()
     sum(m.compute_losses(m(b.images, b.masks), b).values()).backward()
-    missing = [n for n, p in m.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
-    assert missing == []
+    assert params_without_gradient(m) == []
 
 
 def test_at_losses_reach_the_backbone():
     m = build("T1/mpn")
-    _unlock_residuals(m)
+    undo_zero_init(m)
     b = make_batch()
     m.compute_losses(m(b.images, b.masks), b)["id_at"].backward()  # A27: through P_k, no stop-gradient
     assert m.backbone.layer1[0].conv1.weight.grad.abs().sum() > 0

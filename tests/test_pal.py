@@ -9,8 +9,9 @@ from partreid_core.data.types import Batch
 from partreid_core.losses.segmentation import (
     class_balanced_cross_entropy, num_part_classes, remap_part_labels, resize_labels)
 from partreid_core.models import build_model, list_models
-from partreid_core.models.backbones.resnet import Bottleneck
 from partreid_core.models.pal import PartSegmentationHead
+from partreid_core.models.backbones import undo_zero_init
+from model_checks import params_without_gradient
 
 H, W = 128, 64  # Conv5 8 x 4 at output stride 16
 NARROW = {"backbone": {"width": 0.25}}
@@ -123,13 +124,11 @@ def test_lambda_zero_is_the_base_model_and_lambda_scales_the_term():
 @pytest.mark.parametrize("name", ["globalpool_ps", "pcb_ps"])  # MGN: test_baselines + the shared-head test
 def test_gradients_reach_every_parameter_including_ps_head(name):
     model = build(name)
-    for m in model.modules():  # ResNet zero-inits each block's last BN: wake them so every conv gets a gradient
-        if isinstance(m, Bottleneck):
-            torch.nn.init.ones_(m.bn3.weight)
+    undo_zero_init(model)  # ResNet zero-inits each block's last BN: wake them so every conv gets a gradient
     b = pk_batch()
     losses = model.compute_losses(model(b.images), b)
     sum(losses.values()).backward()
-    dead = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    dead = params_without_gradient(model)
     assert not dead, f"no gradient reaches {dead[:8]}"
     assert "ps" in losses and model.ps_head.body[-1].weight.grad.abs().sum() > 0
 

@@ -10,6 +10,7 @@ from partreid_core.data.types import Batch
 from partreid_core.models import build_model, model_config
 from partreid_core.models.backbones import undo_zero_init
 from partreid_core.models.rmgl import abp_boundaries, abp_pool, pool_rows, receptive_shards
+from model_checks import params_without_gradient
 
 NARROW = {"backbone": {"width": 0.25}}
 
@@ -70,7 +71,7 @@ def test_gradients_reach_every_trainable_parameter():
     m = undo_zero_init(_build())
     b = _batch(64, 32)
     sum(m.compute_losses(m(b.images), b).values()).backward()
-    missing = [n for n, p in m.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    missing = params_without_gradient(m)
     assert not missing, missing
 
 
