@@ -317,6 +317,23 @@ def test_cli_train_eval_and_bench(tmp_path, capsys):
     assert res["speedup"] == pytest.approx(res["ours_images_per_s"] / res["conventional_images_per_s"])
 
 
+def test_bench_models_times_mask_using_models_and_writes_a_record(tmp_path, capsys):
+    """``bench models`` trains with masks/keypoints where a model needs them (MPN's prior) and
+    reports positive rates with the model's size, one row per recipe, in a JSON record."""
+    from partreid_core.cli import main
+
+    out = tmp_path / "models.json"
+    assert main(["bench", "models", "--recipes", "pal_globalpool", "mpn", "--profile", "smoke", "--dataset",
+                 TEST_DATA, "--steps", "1", "--warmup", "1", "--infer-images", "16", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    import json
+    rec = json.loads(out.read_text())
+    rows = rec["result"]["rows"]
+    assert [r["recipe"] for r in rows] == ["pal_globalpool", "mpn"] and rec["git_commit"]
+    assert all(r["train_images_per_s"] > 0 and r["infer_images_per_s"] > 0 and r["params"] > 0 for r in rows)
+    assert rows[1]["params"] > rows[0]["params"]  # MPN's six part heads on the same trunk
+
+
 def test_parse_set_keeps_yaml11_words_as_strings():
     assert parse_set(["train.amp=off", "train.compile=false", "data.size=[64, 32]", "x.y=on"]) == {
         "train": {"amp": "off", "compile": False}, "data": {"size": [64, 32]}, "x": {"y": "on"}}

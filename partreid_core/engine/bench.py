@@ -63,11 +63,84 @@ class _ListBatchSampler:
 
 def _step(model, opt, batch: Batch, device: torch.device, amp_dtype) -> None:
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        out = model(batch.images)
+        out = model(batch.images, masks=batch.masks, keypoints=batch.keypoints)
     loss = sum(model.compute_losses(out, batch).values())
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _time_training(cfg: ExperimentConfig, split: SplitTensors, labels: torch.Tensor, num_classes: int,
+                   batches: list[torch.Tensor], warmup: int, dev: torch.device) -> float:
+    """Training images/s of the engine's step (device tensors, bf16 where the recipe asks, channels_last)
+    over ``batches`` after ``warmup`` untimed steps."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, num_classes, cfg.model_overrides).to(dev).to(memory_format=torch.channels_last)
+    opt = build_optimizer(model, cfg.optim)
+    split_dev, labels_dev = split.to(dev), labels.to(dev)
+    aug_gen = torch.Generator(device=dev).manual_seed(cfg.seed)
+    amp = amp_dtype_for(cfg.train.amp, dev)
+    model.train()
+    for i, idx in enumerate(batches):
+        if i == warmup:
+            _sync(dev)
+            t0 = time.time()
+        _step(model, opt, make_batch(split_dev, labels_dev, idx, cfg.data, aug_gen, True), dev, amp)
+    _sync(dev)
+    return (len(batches) - warmup) * cfg.data.train_batch / (time.time() - t0)
+
+
+def _time_inference(model: torch.nn.Module, images: torch.Tensor, batch_size: int, repeats: int,
+                    dev: torch.device, amp: torch.dtype | None) -> float:
+    """Test-descriptor images/s of ``model`` on uint8 ``images`` (N, 3, H, W): the evaluation's
+    :func:`extract_features` without flip, best of ``repeats`` passes after one warm-up pass."""
+    from ..evaluation import extract_features
+
+    model = model.to(dev).to(memory_format=torch.channels_last)
+    times = []
+    for r in range(repeats + 1):
+        _sync(dev)
+        t0 = time.time()
+        extract_features(model, images, batch_size=batch_size, flip=False, device=dev, amp_dtype=amp)
+        _sync(dev)
+        if r:
+            times.append(time.time() - t0)
+    return images.shape[0] / min(times)
+
+
+def bench_models(cfgs: dict[str, ExperimentConfig], steps: int = 10, warmup: int = 2, infer_images: int = 512,
+                 repeats: int = 2, device: str | None = None) -> list[dict[str, Any]]:
+    """Training and inference images/s of several recipes' models under identical conditions.
+
+    ``cfgs`` maps a label to a resolved config. Training: ``steps`` timed steps of the engine (the
+    recipe's sampler, augmentation, losses, masks and keypoints where the model uses them). Inference:
+    ``infer_images`` test images (the recipe's eval batch size, amp as in training, no flip). One row
+    per label with both rates and the model's parameter / MAC counts at the recipe's input size.
+    """
+    from ..models.complexity import complexity_row
+
+    dev = resolve_device(device)
+    rows = []
+    for label, cfg in cfgs.items():
+        train_split, query, _ = load_splits(cfg)
+        labels, num_classes = relabel(train_split.pids)
+        sampler = build_sampler(cfg.data, labels)
+        batches = epoch_batches(sampler, torch.Generator().manual_seed(cfg.seed), steps + warmup)
+        train_ips = _time_training(cfg, train_split, labels, num_classes, batches, warmup, dev)
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.model, num_classes, cfg.model_overrides)
+        cx = complexity_row(cfg.model, model, tuple(cfg.data.size))
+        infer_ips = _time_inference(model, query.images[:infer_images], cfg.eval.batch_size, repeats, dev,
+                                    amp_dtype_for(cfg.train.amp, dev))
+        rows.append({"label": label, "recipe": cfg.recipe, "model": cfg.model, "size": list(cfg.data.size),
+                     "batch": cfg.data.train_batch, "train_images_per_s": train_ips,
+                     "infer_images_per_s": infer_ips, "params": cx["params"], "macs": cx["macs"]})
+    return rows
 
 
 def bench_train(cfg: ExperimentConfig, steps: int = 10, warmup: int = 2, workers: int = 2,
@@ -81,29 +154,10 @@ def bench_train(cfg: ExperimentConfig, steps: int = 10, warmup: int = 2, workers
     gen = torch.Generator().manual_seed(cfg.seed)
     batches = epoch_batches(sampler, gen, steps + warmup)
 
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
     results: dict[str, Any] = {"device": str(dev), "model": cfg.model, "dataset": cfg.data.dataset,
                                "size": list(cfg.data.size), "batch": cfg.data.train_batch, "steps": steps}
-    # ours
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, num_classes, cfg.model_overrides).to(dev).to(memory_format=torch.channels_last)
-    opt = build_optimizer(model, cfg.optim)
-    split_dev, labels_dev = train_split.to(dev), labels.to(dev)
-    aug_gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-    amp = amp_dtype_for(cfg.train.amp, dev)
-    model.train()
-    for i, idx in enumerate(batches):
-        if i == warmup:
-            sync()
-            t0 = time.time()
-        _step(model, opt, make_batch(split_dev, labels_dev, idx, cfg.data, aug_gen, True), dev, amp)
-    sync()
-    results["ours_images_per_s"] = steps * cfg.data.train_batch / (time.time() - t0)
-    results["ours_amp"] = str(amp)
-    del split_dev
+    results["ours_images_per_s"] = _time_training(cfg, train_split, labels, num_classes, batches, warmup, dev)
+    results["ours_amp"] = str(amp_dtype_for(cfg.train.amp, dev))
     # conventional
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, num_classes, cfg.model_overrides).to(dev)
@@ -114,11 +168,11 @@ def bench_train(cfg: ExperimentConfig, steps: int = 10, warmup: int = 2, workers
     model.train()
     for i, (x, y) in enumerate(loader):
         if i == warmup:
-            sync()
+            _sync(dev)
             t0 = time.time()
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         _step(model, opt, Batch(x, y, torch.zeros_like(y)), dev, None)
-    sync()
+    _sync(dev)
     results["conventional_images_per_s"] = steps * cfg.data.train_batch / (time.time() - t0)
     results["conventional_workers"] = workers
     results["speedup"] = results["ours_images_per_s"] / results["conventional_images_per_s"]

@@ -103,6 +103,28 @@ def _bench_train(args) -> int:
     return 0
 
 
+def _bench_models(args) -> int:
+    import torch
+
+    from ..experiments.config import resolve_config
+    from .bench import bench_models
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfgs = {r: resolve_config(r, args.profile, dataset=args.dataset) for r in args.recipes}
+    rows = bench_models(cfgs, steps=args.steps, warmup=args.warmup, infer_images=args.infer_images,
+                        device=args.device)
+    if args.out:
+        from ..experiments.records import write_bench
+
+        dev = torch.cuda.get_device_name() if (args.device or "").startswith("cuda") else \
+            f"cpu ({torch.get_num_threads()} threads)"
+        print("record:", write_bench(args.out, "models", {k: v for k, v in vars(args).items() if k != "func"},
+                                     {"rows": rows}, dev))
+    print(json.dumps(rows, indent=2))
+    return 0
+
+
 def register(sub, group) -> None:
     """Add this subsystem's subcommands to the top-level parser (see partreid_core.cli)."""
     p = sub.add_parser("train", help="train a model from a recipe and profile; writes results/<experiment>/<run>/")
@@ -138,3 +160,15 @@ def register(sub, group) -> None:
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the conventional pipeline")
     p.add_argument("--out", help="also write a benchmark record (JSON) here, e.g. results/bench/train-cpu-globalpool.json")
     p.set_defaults(func=_bench_train)
+
+    p = bench.add_parser("models", help="training and inference images/s of several recipes' models, same conditions")
+    p.add_argument("--recipes", nargs="+", required=True, help="recipe names")
+    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="cpu")
+    p.add_argument("--dataset", help="dataset name (default: each recipe's)")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--infer-images", type=int, default=512)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--device")
+    p.add_argument("--out", help="write a benchmark record (JSON) here, e.g. results/bench/models-cpu.json")
+    p.set_defaults(func=_bench_models)
