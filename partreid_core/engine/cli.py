@@ -103,6 +103,18 @@ def _bench_train(args) -> int:
     return 0
 
 
+def _robustness(args) -> int:
+    from ..experiments.comparison import METHODS, method, run_robustness
+
+    methods = [method(m) for m in args.methods] if args.methods else METHODS
+    levels = [float(v) if v.replace(".", "", 1).isdigit() else v for v in args.levels] if args.levels else None
+    statuses = run_robustness(args.knob, methods, args.seeds, levels, out=args.out, checkpoints=args.checkpoints,
+                              device=args.device)
+    for s in statuses:
+        print(f"{s['status']:10s} {s['path']}")
+    return 1 if any(s["status"].startswith("failed") for s in statuses) else 0
+
+
 def _bench_models(args) -> int:
     import torch
 
@@ -111,7 +123,9 @@ def _bench_models(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfgs = {r: resolve_config(r, args.profile, dataset=args.dataset) for r in args.recipes}
+    # "recipe:model" measures another model under a recipe (e.g. pal_pcb:pcb_ps, PAL's PS variant)
+    cfgs = {r: resolve_config(r.split(":")[0], args.profile, dataset=args.dataset,
+                              model=r.split(":")[1] if ":" in r else None) for r in args.recipes}
     rows = bench_models(cfgs, steps=args.steps, warmup=args.warmup, infer_images=args.infer_images,
                         device=args.device)
     if args.out:
@@ -152,6 +166,17 @@ def register(sub, group) -> None:
     p.add_argument("--device")
     p.set_defaults(func=_sweep)
 
+    p = sub.add_parser("robustness", help="the comparison's robustness curves: every method's checkpoints "
+                       "evaluated as one SynthReID knob grows (results/comparison-robustness/)")
+    p.add_argument("--knob", required=True, help="misalignment, occlusion or domain (or any knob with --levels)")
+    p.add_argument("--levels", nargs="+", help="default: partreid_core.experiments.comparison.ROBUSTNESS_LEVELS")
+    p.add_argument("--methods", nargs="+", help="method labels or slugs (default: all of METHODS)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--checkpoints", default="checkpoints", help="where partreid sweep left the checkpoints")
+    p.add_argument("--out", default="results")
+    p.add_argument("--device")
+    p.set_defaults(func=_robustness)
+
     bench = group("bench", "benchmarks")
     p = bench.add_parser("train", help="training images/s: device tensor pipeline vs DataLoader + PIL + fp32")
     _add_run_args(p)
@@ -162,7 +187,7 @@ def register(sub, group) -> None:
     p.set_defaults(func=_bench_train)
 
     p = bench.add_parser("models", help="training and inference images/s of several recipes' models, same conditions")
-    p.add_argument("--recipes", nargs="+", required=True, help="recipe names")
+    p.add_argument("--recipes", nargs="+", required=True, help="recipe names, or recipe:model")
     p.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="cpu")
     p.add_argument("--dataset", help="dataset name (default: each recipe's)")
     p.add_argument("--steps", type=int, default=10)

@@ -1,0 +1,145 @@
+"""The comparison chapter's tables, computed from records: accuracy, cost, robustness, scorecard.
+
+Every number comes from a record under ``results/``:
+
+* accuracy: the chapters' runs named by :data:`partreid_core.experiments.comparison.METHODS`;
+* cost: ``results/bench/models-<profile>.json`` (``partreid bench models``);
+* robustness: ``results/comparison-robustness/<knob>/<method>-s<seed>/knobs.csv`` (``partreid robustness``);
+* scorecard: each paper module's ``ARTEFACTS`` and ``claims_table()``.
+
+A method without records stays in every table with empty cells and ``seeds = 0``, so what is
+missing is visible rather than silently dropped.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..experiments.comparison import METHODS, ROBUSTNESS_EXPERIMENT, Method
+from ..experiments.records import load_records
+from .claims import VERDICTS
+
+#: metrics of the accuracy table; mAP is torchreid's non-interpolated AP, mAP_trapezoid the interpolated one
+ACCURACY_METRICS = ["rank1", "mAP", "mAP_trapezoid", "mINP"]
+
+
+def method_runs(root: str | Path = "results", methods: list[Method] | None = None) -> pd.DataFrame:
+    """One row per (method, seed) run found: method, kind, seed, the accuracy metrics and provenance."""
+    methods = methods or METHODS
+    recs = load_records(root, sorted({m.experiment for m in methods}), config_columns=False)
+    cols = ["method", "kind", "seed", *ACCURACY_METRICS, "profile", "dataset", "device", "git_commit", "path"]
+    if recs.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for m in methods:
+        sel = recs[(recs.experiment == m.experiment) & (recs.variant == m.variant)]
+        for r in sel.itertuples():
+            rows.append({"method": m.label, "kind": m.kind, "seed": r.seed,
+                         **{k: getattr(r, k) for k in ACCURACY_METRICS},
+                         "profile": r.profile, "dataset": r.dataset, "device": r.device,
+                         "git_commit": r.git_commit, "path": r.path})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def load_bench(root: str | Path = "results", profile: str = "cpu") -> pd.DataFrame:
+    """``results/bench/models-<profile>.json`` as a table indexed by the bench label (empty if absent)."""
+    f = Path(root) / "bench" / f"models-{profile}.json"
+    if not f.is_file():
+        return pd.DataFrame(columns=["train_images_per_s", "infer_images_per_s", "params", "macs"])
+    rec = json.loads(f.read_text())
+    df = pd.DataFrame(rec["result"]["rows"]).set_index("label")
+    df.attrs["device"], df.attrs["git_commit"] = rec.get("device"), rec.get("git_commit")
+    return df
+
+
+def comparison_table(root: str | Path = "results", profile: str = "cpu",
+                     methods: list[Method] | None = None) -> pd.DataFrame:
+    """One row per method: seeds, mean and std of each accuracy metric, params, MACs, train / infer images/s."""
+    methods = methods or METHODS
+    runs = method_runs(root, methods)
+    bench = load_bench(root, profile)
+    rows = []
+    for m in methods:
+        r = runs[runs.method == m.label]
+        row: dict[str, object] = {"method": m.label, "kind": m.kind, "seeds": len(r)}
+        for k in ACCURACY_METRICS:
+            v = r[k].astype(float)
+            row[k] = v.mean() if len(v) else np.nan
+            row[f"{k}_std"] = v.std(ddof=1) if len(v) > 1 else np.nan
+        b = bench.loc[m.bench] if m.bench in bench.index else None
+        for k in ("params", "macs", "train_images_per_s", "infer_images_per_s"):
+            row[k] = float(b[k]) if b is not None else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_comparison(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table for display: ``mean ± std`` strings, M params, M MACs, rounded rates."""
+    out = pd.DataFrame({"method": table.method, "seeds": table.seeds})
+    for k in ACCURACY_METRICS:
+        out[k] = [("—" if np.isnan(m) else f"{m:.1f}" if np.isnan(s) else f"{m:.1f} ± {s:.1f}")
+                  for m, s in zip(table[k], table[f"{k}_std"])]
+    out["params (M)"] = [("—" if np.isnan(v) else f"{v / 1e6:.2f}") for v in table.params]
+    out["MACs (M)"] = [("—" if np.isnan(v) else f"{v / 1e6:.0f}") for v in table.macs]
+    out["train img/s"] = [("—" if np.isnan(v) else f"{v:.0f}") for v in table.train_images_per_s]
+    out["infer img/s"] = [("—" if np.isnan(v) else f"{v:.0f}") for v in table.infer_images_per_s]
+    return out
+
+
+def robustness_runs(root: str | Path = "results", methods: list[Method] | None = None) -> pd.DataFrame:
+    """Long table of the robustness records: method, seed, knob, level and the metrics per level."""
+    methods = methods or METHODS
+    base = Path(root) / ROBUSTNESS_EXPERIMENT
+    frames = []
+    for m in methods:
+        for f in sorted(base.glob(f"*/{m.slug}-s*/knobs.csv")):
+            df = pd.read_csv(f)
+            df["level"] = df["level"].astype(str)
+            df.insert(0, "seed", int(f.parent.name.rsplit("-s", 1)[1]))
+            df.insert(0, "method", m.label)
+            frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["method", "seed", "knob", "level", "rank1", "mAP"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def robustness_drop(runs: pd.DataFrame, knob: str, metric: str = "mAP") -> pd.DataFrame:
+    """Per method: mean ``metric`` at the knob's first and last level and the relative drop (in %).
+
+    The relative drop (1 - last / first) compares methods of different accuracy on one scale: what
+    fraction of its clean accuracy a method keeps as the knob grows.
+    """
+    sel = runs[runs.knob == knob]
+    rows = []
+    for meth, g in sel.groupby("method", sort=False):
+        levels = list(dict.fromkeys(g.level))
+        first, last = g[g.level == levels[0]][metric].mean(), g[g.level == levels[-1]][metric].mean()
+        rows.append({"method": meth, "seeds": g.seed.nunique(), f"{metric}@{levels[0]}": first,
+                     f"{metric}@{levels[-1]}": last, "relative drop %": 100 * (1 - last / first) if first else np.nan})
+    return pd.DataFrame(rows)
+
+
+def scorecard(root: str | Path = "results") -> pd.DataFrame:
+    """Per paper: artefacts by status and claims by verdict, from the paper modules (nothing typed)."""
+    from .papers import PAPERS
+
+    statuses = ["reproduced", "reference only", "pending gpu", "not reproducible"]
+    rows = []
+    for name, mod in PAPERS.items():
+        art = pd.Series(list(mod.ARTEFACTS.values()))
+        claims = mod.claims_table(root)
+        missing = claims.observed.astype(str).str.startswith("no records").sum()
+        row: dict[str, object] = {"paper": name, "artefacts": len(art)}
+        row.update({s: int((art == s).sum()) for s in statuses})
+        row["claims"] = len(claims)
+        row.update({v: int((claims.verdict == v).sum()) for v in VERDICTS})
+        row["of which no records"] = int(missing)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+__all__ = ["ACCURACY_METRICS", "comparison_table", "format_comparison", "load_bench", "method_runs",
+           "robustness_drop", "robustness_runs", "scorecard"]
