@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..experiments.comparison import METHODS, ROBUSTNESS_EXPERIMENT, Method
 from ..experiments.records import load_records
-from .claims import VERDICTS
+from .claims import VERDICTS, Claim, judge
 
 #: metrics of the accuracy table; mAP is torchreid's non-interpolated AP, mAP_trapezoid the interpolated one
 ACCURACY_METRICS = ["rank1", "mAP", "mAP_trapezoid", "mINP"]
@@ -122,6 +122,53 @@ def robustness_drop(runs: pd.DataFrame, knob: str, metric: str = "mAP") -> pd.Da
     return pd.DataFrame(rows)
 
 
+def relative_drops(runs: pd.DataFrame, knob: str, metric: str = "mAP") -> pd.DataFrame:
+    """Per (method, seed): 100 * (1 - metric at the knob's last level / at its first level)."""
+    sel = runs[runs.knob == knob]
+    rows = []
+    for (meth, seed), g in sel.groupby(["method", "seed"], sort=False):
+        levels = list(dict.fromkeys(g.level))
+        first, last = g[g.level == levels[0]][metric].mean(), g[g.level == levels[-1]][metric].mean()
+        rows.append({"method": meth, "seed": seed, "knob": knob, "drop": 100 * (1 - last / first) if first else np.nan})
+    return pd.DataFrame(rows, columns=["method", "seed", "knob", "drop"])
+
+
+#: The papers' robustness claims, tested against each other on one benchmark: the treatment should
+#: lose a smaller fraction of its mAP than the baseline as the knob grows (metric = relative drop, %).
+ROBUSTNESS_CLAIMS: list[tuple[str, Claim]] = [
+    ("misalignment", Claim("RMGL-misalign", "RMGL-X3", "RMGL's receptive stripes + RSA keep more of their mAP "
+                           "under misalignment than PCB's stripes", "drop", "RMGL", "PCB", direction=-1,
+                           equivalence_margin=2.0)),
+    ("misalignment", Claim("MPN-misalign", "MPN-X1", "MPN's coarse priors keep more of its mAP under misalignment "
+                           "than PCB", "drop", "MPN", "PCB", direction=-1, equivalence_margin=2.0)),
+    ("misalignment", Claim("PLR-misalign", "PLR-T3", "PLR-OSNet's single ID loss over stripes keeps more of its "
+                           "mAP under misalignment than PCB", "drop", "PLR-OSNet", "PCB", direction=-1,
+                           equivalence_margin=2.0)),
+    ("misalignment", Claim("PAL-misalign", "PAL-F6", "PAL's PS head keeps more of PCB's mAP under misalignment",
+                           "drop", "PAL (PCB+PS)", "PCB", direction=-1, equivalence_margin=2.0)),
+    ("occlusion", Claim("CGPN-occlusion", "CGPN-X1", "CGPN keeps more of its mAP under occlusion than PCB",
+                        "drop", "CGPN", "PCB", direction=-1, equivalence_margin=2.0)),
+    ("occlusion", Claim("MPN-occlusion", "MPN-X1", "MPN keeps more of its mAP under occlusion than PCB",
+                        "drop", "MPN", "PCB", direction=-1, equivalence_margin=2.0)),
+    ("domain", Claim("PAL-domain-gp", "PAL-T9", "PAL's PS head keeps more of GlobalPool's mAP across the "
+                     "domain shift A -> B", "drop", "PAL (GP+PS)", "GlobalPool", direction=-1,
+                     equivalence_margin=2.0)),
+    ("domain", Claim("PAL-domain-pcb", "PAL-T9", "PAL's PS head keeps more of PCB's mAP across the domain shift",
+                     "drop", "PAL (PCB+PS)", "PCB", direction=-1, equivalence_margin=2.0)),
+]
+
+
+def robustness_claims(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every claim of :data:`ROBUSTNESS_CLAIMS` judged on the per-seed relative drops (Welch t-test)."""
+    rows = []
+    for knob, c in ROBUSTNESS_CLAIMS:
+        d = relative_drops(runs, knob)
+        t = d[d.method == c.treatment]["drop"].to_numpy(dtype=float)
+        b = d[d.method == c.baseline]["drop"].to_numpy(dtype=float)
+        rows.append({"knob": knob, **judge(c, t, b).as_row()})
+    return pd.DataFrame(rows)
+
+
 def scorecard(root: str | Path = "results") -> pd.DataFrame:
     """Per paper: artefacts by status and claims by verdict, from the paper modules (nothing typed)."""
     from .papers import PAPERS
@@ -141,5 +188,5 @@ def scorecard(root: str | Path = "results") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["ACCURACY_METRICS", "comparison_table", "format_comparison", "load_bench", "method_runs",
+__all__ = ["ACCURACY_METRICS", "ROBUSTNESS_CLAIMS", "relative_drops", "robustness_claims", "comparison_table", "format_comparison", "load_bench", "method_runs",
            "robustness_drop", "robustness_runs", "scorecard"]

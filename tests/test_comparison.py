@@ -1,0 +1,91 @@
+"""The comparison chapter's tables are computed from records: accuracy/cost, robustness, scorecard."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from partreid_core.experiments import records
+from partreid_core.experiments.comparison import METHODS, method, robustness_dir, run_robustness
+from partreid_core.reporting.comparison import (comparison_table, format_comparison, robustness_drop,
+                                                robustness_runs, scorecard)
+from partreid_core.reporting.papers import PAPERS
+
+
+def _record(root, m, seed, rank1, mAP):
+    path = records.run_dir(root, m.experiment, f"{m.variant}-s{seed}")
+    records.write_config(path, {"model": "x", "profile": "cpu", "data": {"dataset": "synth-s"}},
+                         {"seed": seed, "variant": m.variant, "device": "cpu (1 threads)", "git_commit": "abc"})
+    records.write_metrics(path, {"rank1": rank1, "mAP": mAP, "mAP_trapezoid": mAP - 1, "mINP": mAP / 2})
+
+
+def test_comparison_table_averages_seeds_and_keeps_methods_without_records(tmp_path):
+    gp, plr = method("GlobalPool"), method("plr-osnet")
+    for seed, (r1, ap) in enumerate([(50.0, 40.0), (54.0, 44.0), (52.0, 42.0)]):
+        _record(tmp_path, gp, seed, r1, ap)
+    _record(tmp_path, plr, 0, 60.0, 50.0)
+    bench = tmp_path / "bench" / "models-cpu.json"
+    bench.parent.mkdir()
+    bench.write_text(json.dumps({"device": "cpu (1 threads)", "git_commit": "abc", "result": {"rows": [
+        {"label": gp.bench, "train_images_per_s": 300.0, "infer_images_per_s": 900.0, "params": 2.5e6, "macs": 1e8}]}}))
+    t = comparison_table(tmp_path).set_index("method")
+    assert list(t.index) == [m.label for m in METHODS]
+    assert t.loc["GlobalPool", "seeds"] == 3 and t.loc["GlobalPool", "rank1"] == pytest.approx(52.0)
+    assert t.loc["GlobalPool", "rank1_std"] == pytest.approx(2.0)
+    assert t.loc["GlobalPool", "params"] == 2.5e6 and np.isnan(t.loc["PLR-OSNet", "params"])
+    assert t.loc["PLR-OSNet", "seeds"] == 1 and np.isnan(t.loc["PLR-OSNet", "rank1_std"])
+    assert t.loc["MPN", "seeds"] == 0 and np.isnan(t.loc["MPN", "mAP"])
+    shown = format_comparison(t.reset_index()).set_index("method")
+    assert shown.loc["GlobalPool", "rank1"] == "52.0 ± 2.0" and shown.loc["PLR-OSNet", "rank1"] == "60.0"
+    assert shown.loc["MPN", "mAP"] == "—" and shown.loc["GlobalPool", "params (M)"] == "2.50"
+
+
+def test_robustness_runs_and_relative_drop(tmp_path):
+    gp = method("GlobalPool")
+    for seed, scale in ((0, 1.0), (1, 0.5)):
+        d = robustness_dir(tmp_path, "misalignment", gp, seed)
+        d.mkdir(parents=True)
+        pd.DataFrame({"knob": "misalignment", "level": [0.0, 0.9], "rank1": [60 * scale, 30 * scale],
+                      "mAP": [50 * scale, 25 * scale]}).to_csv(d / "knobs.csv", index=False)
+    runs = robustness_runs(tmp_path)
+    assert set(runs.method) == {"GlobalPool"} and sorted(runs.seed.unique()) == [0, 1]
+    drop = robustness_drop(runs, "misalignment").set_index("method")
+    assert drop.loc["GlobalPool", "mAP@0.0"] == pytest.approx(37.5)
+    assert drop.loc["GlobalPool", "relative drop %"] == pytest.approx(50.0)
+
+
+def test_run_robustness_reports_missing_checkpoints_and_unknown_knobs(tmp_path):
+    status = run_robustness("misalignment", [method("PCB")], seeds=[0], out=tmp_path, checkpoints=tmp_path / "ck")
+    assert status[0]["status"].startswith("no checkpoint") and "pal-pcb/pcb-s0/last.pt" in status[0]["status"]
+    with pytest.raises(KeyError, match="no default levels"):
+        run_robustness("brightness", [method("PCB")], out=tmp_path)
+    with pytest.raises(KeyError, match="unknown method"):
+        method("ResNet-18")
+
+
+def test_scorecard_counts_every_artefact_and_claim_of_each_paper(tmp_path):
+    card = scorecard(tmp_path).set_index("paper")  # no records at all
+    for name, mod in PAPERS.items():
+        row = card.loc[name]
+        assert row.artefacts == len(mod.ARTEFACTS)
+        assert row[["reproduced", "reference only", "pending gpu", "not reproducible"]].sum() == len(mod.ARTEFACTS)
+        assert row.claims == len(mod.CLAIMS) and row.inconclusive == row.claims == row["of which no records"]
+
+
+def test_robustness_claims_compare_per_seed_relative_drops(tmp_path):
+    from partreid_core.reporting.comparison import relative_drops, robustness_claims
+
+    drops = {"RMGL": [10.0, 12.0, 11.0], "PCB": [30.0, 33.0, 31.0]}
+    for label, ds in drops.items():
+        for seed, drop in enumerate(ds):
+            d = robustness_dir(tmp_path, "misalignment", method(label), seed)
+            d.mkdir(parents=True)
+            pd.DataFrame({"knob": "misalignment", "level": [0.0, 0.9], "rank1": [1.0, 1.0],
+                          "mAP": [40.0, 40.0 * (1 - drop / 100)]}).to_csv(d / "knobs.csv", index=False)
+    runs = robustness_runs(tmp_path)
+    per_seed = relative_drops(runs, "misalignment").set_index(["method", "seed"])
+    assert per_seed.loc[("RMGL", 1), "drop"] == pytest.approx(12.0)
+    claims = robustness_claims(runs).set_index("claim")
+    assert claims.loc["RMGL-misalign", "verdict"] == "confirmed"  # 11 % vs 31 % of mAP lost
+    assert claims.loc["MPN-misalign", "verdict"] == "inconclusive"  # no MPN records
+    assert claims.loc["MPN-misalign", "observed"].startswith("no records")
