@@ -702,9 +702,11 @@ Markdown("\n".join(lines))
 # %% [markdown]
 # ## What was not run, and why
 #
-# The chapter's budget is 30 cpu-profile runs (three seeds each); a run costs about 1.5 min for GP/PCB and 6 min
-# for MGN on one CPU core. Spent: the GP, PCB and MGN pairs (18 runs; the MGN pair is priority 2), and four PCB+PS
-# ablations (λ 0.1, λ 10, foreground labels, head type (a); 12 runs). Not run: the two- and four-part granularities
+# The chapter's budget is 30 cpu-profile runs (three seeds each). A run costs about 1.7 min for GP/PCB and about
+# 15 min for MGN on one loaded CPU core (see the engine-performance page). Spent: the GP and PCB pairs (12 runs) and
+# four PCB+PS ablations (λ 0.1, λ 10, foreground labels, head type (a); 12 runs). **The MGN pair**
+# (`p2_mgn.yaml`, 6 runs, about 1.5 core-hours) **has not run yet**, so C1-mgn, C4 (PAL-F10's Grad-CAM) and
+# C10-mgn stay untested and say so in the claims table. Not run either: the two- and four-part granularities
 # and head types (b), (d) (PAL-T6/T7), all MGN ablations and the MGN λ panel (PAL-F12b), λ 0.5, 2, 5, other backbones
 # (PAL-F7), harder or larger settings for PAL-T3/T5, the label-quality analogue (PAL-T8, needs a mask-corruption
 # option in the data pipeline) and rank lists (PAL-F15). Sweep files for them can be added next to

@@ -124,6 +124,7 @@ def test_derived_metrics_by_hand():
                              "pal_grad_cam/coverage": np.array([1.0, 3.0])})
     assert d["mean_off_diagonal"] == pytest.approx(0.5) and d["mean_adjacent"] == pytest.approx(0.5)
     assert d["seg_chance_accuracy"] == pytest.approx(60.0)      # class 1 holds 60 of 100 pixels
+    assert d["seg_chance_miou"] == pytest.approx(30.0)          # IoU 0.6 on class 1, 0 on class 0
     assert d["seg_pixel_accuracy"] == pytest.approx(85.0)
     assert d["part_rank1_mean"] == pytest.approx(20.0) and d["part_mAP_mean"] == pytest.approx(3.0)
     assert d["cam_coverage"] == pytest.approx(2.0) and "xd_rank1" not in d
