@@ -57,6 +57,7 @@ from IPython.display import Markdown, display
 from partreid_core.experiments.comparison import METHODS, ROBUSTNESS_LEVELS, run_robustness
 from partreid_core.reporting import provenance
 from partreid_core.reporting import comparison as cmp
+from partreid_core.reporting.papers import STATUSES
 
 pd.set_option("display.max_colwidth", 100)
 pd.set_option("display.width", 200)
@@ -214,7 +215,8 @@ rclaims[["knob", "claim", "artefact", "statement", "expected", "observed", "seed
 # ## Reproduction scorecard
 #
 # Computed from each chapter's artefact checklist (`ARTEFACTS` in `partreid_core/reporting/papers/<paper>.py`) and
-# its claims table, the same one the chapter renders. "of which no records" counts the inconclusive claims whose
+# its claims table, the same one the chapter renders. An artefact the checklist marks as reproduced counts as
+# "pending runs" while none of its claims has a record. "of which no records" counts the inconclusive claims whose
 # runs have not been made yet: they are missing evidence, not negative evidence.
 
 # %%
@@ -223,8 +225,8 @@ card
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
-art_cols = ["reproduced", "reference only", "pending gpu", "not reproducible"]
-card[art_cols].plot.barh(stacked=True, ax=axes[0], color=["#2ca02c", "#bbbbbb", "#ff7f0e", "#d62728"])
+card[list(STATUSES)].plot.barh(stacked=True, ax=axes[0],
+                               color=["#2ca02c", "#bbbbbb", "#ffbf00", "#ff7f0e", "#d62728"])
 axes[0].set_title("artefacts")
 verdict = card[["confirmed", "not confirmed", "inconclusive"]].copy()
 verdict["inconclusive (no records)"] = card["of which no records"]

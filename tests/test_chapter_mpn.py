@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from partreid_core.reporting.papers import STATUSES
 import torch
 
 from partreid_core.analysis.chapter_hooks import mpn as hooks
@@ -70,7 +72,7 @@ def test_every_checklist_id_is_an_artefact_and_in_the_notebook():
         ids = sorted(set(re.findall(r"\*\*(MPN-[TFX]\d+)\*\*", section)))
         assert set(ids) == set(CHECKLIST)
     assert set(chapter.ARTEFACTS) == set(ids)
-    assert set(chapter.ARTEFACTS.values()) <= {"reproduced", "reference only", "pending gpu", "not reproducible"}
+    assert set(chapter.ARTEFACTS.values()) <= set(STATUSES)
     text = NOTEBOOK.read_text()
     missing = [i for i in ids if i not in text]
     assert not missing, f"notebooks/mpn.py does not mention {missing}"
@@ -110,10 +112,19 @@ def test_claims_table_on_fake_records(tmp_path):
     assert table.loc["C2-mt-only", "seeds"] == "3/3"
 
 
+def _strip_mass(own: list[float], n: int) -> np.ndarray:
+    """(K, n, K + 1) masses: part k puts ``own[k]`` on its strip and the rest outside the ROI."""
+    k = len(own)
+    m = np.zeros((k, n, k + 1))
+    for p, v in enumerate(own):
+        m[p, :, p + 1], m[p, :, 0] = v, 1 - v
+    return m
+
+
 def test_run_derived_hand_worked():
     arrays = {"mpn_misalignment/mAP_trapezoid": np.array([60.0, 50.0, 45.0, 35.0]),
               "mpn_gradcam/mean_correlation": np.array([0.2, 0.4]),
-              "mpn_gradcam/hit_rate": np.array([0.1, 0.3, 0.5]),
+              "mpn_gradcam/strip_mass": _strip_mass([0.1, 0.3, 0.5], n=2),
               "mpn_gradcam/cam_height": np.array([[0.1, 0.3], [0.4, 0.6], [0.7, 0.9]]),
               "mpn_channels/part_height": np.array([0.2, 0.3, 0.4])}
     d = chapter.run_derived(arrays)
@@ -180,7 +191,9 @@ def test_hooks_on_a_smoke_trained_model(smoke_run):
     n = a["mpn_gradcam/query_index"].shape[0]
     assert 0 < n <= hooks.N_CAM_IMAGES
     assert a["mpn_gradcam/strip_mass"].shape == (k, n, k + 1)
-    np.testing.assert_allclose(a["mpn_gradcam/strip_mass"].sum(2), 1.0, atol=1e-4)
+    sums = a["mpn_gradcam/strip_mass"].sum(2)  # 1 per CAM, NaN for an empty (all-zero) CAM
+    assert np.isfinite(sums).any()
+    np.testing.assert_allclose(sums[np.isfinite(sums)], 1.0, atol=1e-4)
     assert a["mpn_gradcam/hit_rate"].shape == (k,) and a["mpn_gradcam/correlation"].shape == (k, k)
     assert a["mpn_gradcam/maps"].shape == (min(n, hooks.N_CAM_MAPS), k, h, w)
     assert a["mpn_gradcam/images"].shape == (min(n, hooks.N_CAM_MAPS), 3, h, w)
@@ -196,3 +209,21 @@ def test_claims_table_filters_the_setting(tmp_path):
     assert row["verdict"] == "confirmed"
     other = chapter.claims_table(tmp_path, profile="gpu").set_index("claim").loc["C2-mt-only"]
     assert other["verdict"] == "inconclusive" and other["observed"].startswith("no records")
+
+
+def test_empty_cams_carry_no_strip_mass():
+    """An all-zero CAM (Grad-CAM's ReLU left nothing) is NaN in the strip statistics, not a miss."""
+    from partreid_core.analysis.chapter_hooks.mpn import cam_strip_scores
+
+    k, n, h, w = 6, 2, 24, 8
+    masks = torch.ones(n, h, w, dtype=torch.long)          # every pixel is body: the ROI is the whole image
+    cams = np.zeros((k, n, h, w), dtype=np.float32)
+    for p in range(k):
+        cams[p, 0, 4 * p:4 * p + 4] = 1.0                   # image 0: CAM k sits exactly on strip k
+    out = cam_strip_scores(cams, masks)                     # image 1: every CAM empty
+    assert np.isnan(out["strip_mass"][:, 1]).all() and np.isnan(out["cam_height"][:, 1]).all()
+    np.testing.assert_allclose(out["hit_rate"], 1.0, atol=1e-6)
+    legacy = out["strip_mass"].copy()
+    legacy[:, 1] = 0.0                                      # what records made before this fix store
+    np.testing.assert_allclose(chapter.own_strip_mass(legacy)[:, 0], 1.0, atol=1e-6)
+    assert np.isnan(chapter.own_strip_mass(legacy)[:, 1]).all()

@@ -170,17 +170,20 @@ def robustness_claims(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def scorecard(root: str | Path = "results") -> pd.DataFrame:
-    """Per paper: artefacts by status and claims by verdict, from the paper modules (nothing typed)."""
-    from .papers import PAPERS
+    """Per paper: artefacts by status and claims by verdict, from the paper modules and the records.
 
-    statuses = ["reproduced", "reference only", "pending gpu", "not reproducible"]
+    An artefact the module marks "reproduced" counts as "pending runs" while all its claims lack records
+    (:func:`partreid_core.reporting.papers.artefact_statuses`).
+    """
+    from .papers import PAPERS, STATUSES, artefact_statuses
+
     rows = []
     for name, mod in PAPERS.items():
-        art = pd.Series(list(mod.ARTEFACTS.values()))
         claims = mod.claims_table(root)
+        art = pd.Series(list(artefact_statuses(mod, claims).values()))
         missing = claims.observed.astype(str).str.startswith("no records").sum()
         row: dict[str, object] = {"paper": name, "artefacts": len(art)}
-        row.update({s: int((art == s).sum()) for s in statuses})
+        row.update({s: int((art == s).sum()) for s in STATUSES})
         row["claims"] = len(claims)
         row.update({v: int((claims.verdict == v).sum()) for v in VERDICTS})
         row["of which no records"] = int(missing)

@@ -189,20 +189,25 @@ def cam_strip_scores(cams: np.ndarray, masks: torch.Tensor) -> dict[str, np.ndar
         cams: (K, N, H, W) in [0, 1]; masks: (N, H, W) part labels.
     Returns:
         ``strip_mass`` (K, N, K + 1): fraction of part task k's CAM mass on strip j (column 0 =
-        outside the ROI); ``hit_rate`` (K,) = mean over images of strip_mass[k, :, k + 1];
-        ``cam_height`` (K, N): body-relative height of each CAM's mass (0 = top of the body);
+        outside the ROI), NaN for an all-zero CAM; ``hit_rate`` (K,) = mean over the non-empty CAMs
+        of strip_mass[k, :, k + 1]; ``cam_height`` (K, N): body-relative height of each CAM's mass
+        (0 = top of the body), NaN for an all-zero CAM;
         ``correlation`` (K, K) mean over images of the Pearson correlation between part CAMs;
         ``mean_correlation`` (N,): per image, its mean off-diagonal correlation (CAM diversity).
     """
     k, n, h, _ = cams.shape
     labels = strip_labels(masks.long().cpu(), k)
     strip_mass = np.stack([cam_part_statistics(cams[p], labels, num_classes=k + 1)["part_mass"] for p in range(k)])
-    hit = np.asarray([strip_mass[p, :, p + 1].mean() for p in range(k)])
+    # a CAM with no positive evidence (all zero after Grad-CAM's ReLU) has no mass to place: NaN, not 0 on every strip
+    empty = cams.reshape(k, n, -1).sum(2) <= 0  # (K, N)
+    strip_mass[empty] = np.nan
+    hit = np.asarray([np.nanmean(strip_mass[p, :, p + 1]) if (~empty[p]).any() else np.nan for p in range(k)])
     top, bot, _ = body_rows(masks.long().cpu())
     rows = (np.arange(h) + 0.5)[None, :]
     prof = cams.sum(3)  # (K, N, H)
     y = (prof * rows).sum(2) / np.maximum(prof.sum(2), 1e-12)
     height = (y - top.numpy()[None]) / (bot - top + 1).numpy()[None]
+    height[empty] = np.nan
     flat = cams.reshape(k, n, -1).transpose(1, 0, 2)  # (N, K, HW)
     flat = flat - flat.mean(2, keepdims=True)
     flat = flat / np.maximum(np.linalg.norm(flat, axis=2, keepdims=True), 1e-12)

@@ -101,13 +101,23 @@ def _slope(values: np.ndarray) -> float:
     return float(np.polyfit(np.arange(len(v)), v, 1)[0])
 
 
+def own_strip_mass(strip_mass: np.ndarray) -> np.ndarray:
+    """(K, N, K + 1) strip masses -> (K, N) mass of CAM k on its own strip k, NaN where CAM k of an image
+    is empty (all zero: no mass to place; records made before the hook wrote NaN store zeros there)."""
+    k = strip_mass.shape[0]
+    own = np.stack([strip_mass[p, :, p + 1] for p in range(k)]).astype(float)
+    own[~(np.nan_to_num(strip_mass).sum(2) > 0)] = np.nan
+    return own
+
+
 def run_derived(arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """The derived metrics of one run from its ``analysis.npz`` arrays (NaN where a hook is missing).
 
     * ``x1_mAP_drop``: trapezoid mAP at the lowest misalignment level minus at the highest (MPN-X1);
     * ``x1_mAP_0.9``: trapezoid mAP at the highest level;
     * ``x4_cam_correlation``: mean inter-part Pearson correlation of the part-task CAMs (MPN-X4);
-    * ``x4_hit_rate``: mean over parts of the CAM mass fraction on the part's own body strip;
+    * ``x4_hit_rate``: mean over parts and images of the CAM mass fraction on the part's own body strip
+      (empty CAMs left out, :func:`own_strip_mass`);
     * ``x4_cam_height_slope``: slope over k of the mean body-relative height of CAM k;
     * ``x3_height_slope``: slope over k of the importance-weighted channel height (MPN-X3).
     """
@@ -118,8 +128,10 @@ def run_derived(arrays: dict[str, np.ndarray]) -> dict[str, float]:
         out["x1_mAP_0.9"] = float(curve[-1])
     if "mpn_gradcam/mean_correlation" in arrays:
         out["x4_cam_correlation"] = float(np.mean(arrays["mpn_gradcam/mean_correlation"]))
-        out["x4_hit_rate"] = float(np.mean(arrays["mpn_gradcam/hit_rate"]))
-        out["x4_cam_height_slope"] = _slope(np.nanmean(arrays["mpn_gradcam/cam_height"], axis=1))
+        own = own_strip_mass(arrays["mpn_gradcam/strip_mass"])
+        out["x4_hit_rate"] = float(np.nanmean(own))
+        height = np.where(np.isnan(own), np.nan, arrays["mpn_gradcam/cam_height"])
+        out["x4_cam_height_slope"] = _slope(np.nanmean(height, axis=1))
     if "mpn_channels/part_height" in arrays:
         out["x3_height_slope"] = _slope(arrays["mpn_channels/part_height"])
     return out
