@@ -14,8 +14,9 @@ from . import cgpn, mpn, pal, plr_osnet, rmgl
 PAPERS = {"PAL": pal, "RMGL": rmgl, "CGPN": cgpn, "MPN": mpn, "PLR": plr_osnet}
 
 #: "reproduced": made here (computed, or from run records); "reference only": the paper's numbers shown as
-#: the reference (real data or weights needed); "pending runs": the cpu-profile runs exist as sweeps but have
-#: not been made; "pending gpu": needs the gpu profile; "not reproducible": cannot be made from the paper.
+#: the reference (real data or weights needed); "pending runs": doable at the cpu profile but not made yet (its
+#: sweep, a larger budget or an analysis hook is missing); "pending gpu": needs the gpu profile; "not
+#: reproducible": cannot be made from what the paper gives.
 STATUSES = ("reproduced", "reference only", "pending runs", "pending gpu", "not reproducible")
 
 

@@ -35,11 +35,11 @@ ARTEFACTS: dict[str, str] = {
     "CGPN-F2": "reproduced",           # schematic + shape table from a dummy forward
     "CGPN-F3": "reproduced",           # coarse windows drawn from models.cgpn.windows
     "CGPN-F4": "reproduced",           # fine stripes, same routine
-    "CGPN-F5": "pending gpu",         # top-4 lists need a retrieval hook on CGPN and MGN runs (not in this session)
+    "CGPN-F5": "pending runs",         # top-4 lists need a retrieval hook on CGPN and MGN runs (not in this session)
     "CGPN-X1": "reproduced",           # occlusion / truncation curves (hook cgpn_knobs)
     "CGPN-X2": "reproduced",           # upper/lower focus of the global heads (hook cgpn_parts)
-    "CGPN-X3": "pending gpu",          # per-window retrieval needs a per-feature evaluation hook (not run)
-    "CGPN-X4": "pending gpu",          # min_frac / MSE-weight sweeps: outside the 30-run budget
+    "CGPN-X3": "pending runs",          # per-window retrieval needs a per-feature evaluation hook (not run)
+    "CGPN-X4": "pending runs",          # min_frac / MSE-weight sweeps: outside the 30-run budget
     "CGPN-X5": "reproduced",           # loss terms per epoch from history.csv
 }
 

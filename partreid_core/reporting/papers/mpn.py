@@ -30,27 +30,27 @@ AP = "mAP_trapezoid"
 
 ARTEFACTS: dict[str, str] = {
     "MPN-T1": "reproduced",        # Baseline / MT Only / MPN (p1); Naive MTL, C1-S+C2-S, MPN° (p2); C1-S, C2-S, CF not run
-    "MPN-T2": "pending gpu",       # prior variants: outside the 30-run budget
-    "MPN-T3": "pending gpu",       # alignment variants: outside the 30-run budget
+    "MPN-T2": "pending runs",       # prior variants: outside the 30-run budget
+    "MPN-T3": "pending runs",       # alignment variants: outside the 30-run budget
     "MPN-T4": "reference only",    # SOTA tables on real benchmarks: no real data, synthetic numbers not comparable
     "MPN-T5": "reference only",
     "MPN-T6": "reference only",
     "MPN-T7": "reference only",
     "MPN-T8": "reproduced",        # parameter counts (deterministic); per-image timings are hardware-bound
     "MPN-F1": "reproduced",        # synthetic misalignment examples with ground-truth part boxes
-    "MPN-F2": "pending gpu",       # needs layer4 channel maps of a trained model (no hook stores them)
+    "MPN-F2": "pending runs",       # needs layer4 channel maps of a trained model (no hook stores them)
     "MPN-F3": "reference only",    # schematic: described, not drawn
     "MPN-F4": "not reproducible",  # real parsing / segmentation tools; replaced by degraded exact masks (MPN-X2)
     "MPN-F5": "reproduced",        # prior pipeline on synthetic images (mpn_priors)
     "MPN-F6": "reproduced",        # CA shape table
     "MPN-F7": "reproduced",        # Grad-CAM per part task, Baseline / MT Only / Naive MTL / MPN
-    "MPN-F8": "pending gpu",       # grouped nuisance images: only 4 default-knob query images are stored
-    "MPN-F9": "pending gpu",       # soft sharing sweep: outside the budget
+    "MPN-F8": "pending runs",       # grouped nuisance images: only 4 default-knob query images are stored
+    "MPN-F9": "pending runs",       # soft sharing sweep: outside the budget
     "MPN-X1": "reproduced",
     "MPN-X2": "reproduced",
     "MPN-X3": "reproduced",
     "MPN-X4": "reproduced",
-    "MPN-X5": "pending gpu",       # AT-at-test comparison: no hook in this session
+    "MPN-X5": "pending runs",       # AT-at-test comparison: no hook in this session
 }
 
 CLAIMS: list[Claim] = [

@@ -28,7 +28,7 @@ MAP = "mAP_trapezoid"
 ARTEFACTS: dict[str, str] = {
     "PAL-T1": "reproduced",        # SynthReID statistics beside the paper's
     "PAL-T2": "reproduced",        # MGN vs MGN+PS on synth-s (p2_mgn) beside the Market rows
-    "PAL-T3": "pending gpu",       # the pair on a second, harder synthetic setting was not in the 30-run budget
+    "PAL-T3": "pending runs",       # the pair on a second, harder synthetic setting was not in the 30-run budget
     "PAL-T4": "reference only",    # optional per the spec; no third synthetic setting
     "PAL-T5": "pending gpu",       # the pair on the largest setting (synth-m) needs the GPU profile
     "PAL-T6": "reproduced",        # PCB: none / fg / 7 parts only; 2 and 4 parts and the MGN rows pending
@@ -41,7 +41,7 @@ ARTEFACTS: dict[str, str] = {
     "PAL-F4": "reproduced",        # GP+PS module table, 512-d test feature
     "PAL-F5": "reproduced",        # PCB+PS module table, 1536-d test feature
     "PAL-F6": "reproduced",        # GP, PCB (p1) and MGN (p2) with and without PS
-    "PAL-F7": "pending gpu",       # GlobalPool on >= 3 backbones: beyond the 30-run budget
+    "PAL-F7": "pending runs",       # GlobalPool on >= 3 backbones: beyond the 30-run budget
     "PAL-F8": "reproduced",        # MGN+PS module table, 2048-d test feature, shared head
     "PAL-F9": "reproduced",        # part_similarity hook on PCB / PCB+PS
     "PAL-F10": "reproduced",       # pal_grad_cam hook on MGN / MGN+PS (p2_mgn)
@@ -49,7 +49,7 @@ ARTEFACTS: dict[str, str] = {
     "PAL-F12": "reproduced",       # PCB+PS at lambda 0, 0.1, 1, 10; the MGN panel and 0.5/2/5 pending
     "PAL-F13": "reproduced",       # pal_single_part hook (PCB stripes, MGN's 8 features)
     "PAL-F14": "reproduced",       # pal_segmentation hook
-    "PAL-F15": "pending gpu",      # rank lists need per-query rankings, which no committed hook stores
+    "PAL-F15": "pending runs",      # rank lists need per-query rankings, which no committed hook stores
 }
 
 # --------------------------------------------------------------------------------------------------

@@ -33,14 +33,14 @@ ARTEFACTS = {
     "PLR-T3": "reproduced",          # synthetic analogue: PLR-OSNet vs OSNet, default vs detected boxes
     "PLR-T4": "reproduced",          # global branch: plr_osnet vs local_only (p1)
     "PLR-T5": "reproduced",          # single vs multiple ID loss (p1)
-    "PLR-T6": "pending gpu",         # attention: p2 sweep, run in a later session or on the GPU
-    "PLR-T7": "pending gpu",         # soft vs hard margin: p2 sweep, later session or GPU
+    "PLR-T6": "pending runs",         # attention: p2 sweep, run in a later session or on the GPU
+    "PLR-T7": "pending runs",         # soft vs hard margin: p2 sweep, later session or GPU
     "PLR-M1": "reproduced",          # parameter / FLOP counts, computed exactly
     "PLR-F1": "reference only",      # chart of published numbers
     "PLR-F2": "reference only",      # schematic redrawn; the per-part accuracy panel is not run
     "PLR-F3": "reproduced",          # diagram + layer table from the real module
     "PLR-F4": "reproduced",          # Grad-CAM of global and part vectors, scored against part masks
-    "PLR-F5": "pending gpu",         # retrieval examples need stored rankings (no hook in these sweeps)
+    "PLR-F5": "pending runs",         # retrieval examples need stored rankings (no hook in these sweeps)
     "PLR-S1": "reproduced",          # lr schedule curves, exact
 }
 

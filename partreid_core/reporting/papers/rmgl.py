@@ -38,23 +38,23 @@ EXPERIMENTS = ["rmgl-rp", "rmgl-rsa", "rmgl-partition"]
 SWEEP_FILES = ["p1_rp.yaml", "p2_rsa.yaml", "p2_partition.yaml"]
 
 ARTEFACTS: dict[str, str] = {
-    "RMGL-T1": "pending gpu",       # Market / Duke need the real data sets and paper-scale training
-    "RMGL-T2": "pending gpu",       # CUHK03
-    "RMGL-T3": "pending gpu",       # MSMT17
-    "RMGL-T4": "pending gpu",       # cross-dataset; the synthetic A->B analogue was not in the run budget
+    "RMGL-T1": "pending runs",       # Market / Duke need the real data sets and paper-scale training
+    "RMGL-T2": "pending runs",       # CUHK03
+    "RMGL-T3": "pending runs",       # MSMT17
+    "RMGL-T4": "pending runs",       # cross-dataset; the synthetic A->B analogue was not in the run budget
     "RMGL-T5": "reproduced",        # BL vs +RP, uniform vs ABP (p1); RSA / only-RP rows in p2
-    "RMGL-T6": "pending gpu",       # RE / RSA+RE rows are p2; RCJ, RC, RCRS not run
+    "RMGL-T6": "pending runs",       # RE / RSA+RE rows are p2; RCJ, RC, RCRS not run
     "RMGL-F1": "reproduced",        # gradient support of IP / OP / RP stripe features
     "RMGL-F2": "reproduced",        # tensor-shape table from a forward pass
     "RMGL-F3": "reproduced",        # receptive intervals, DERIVED vs measured
-    "RMGL-F4": "pending gpu",       # response maps: no hook saved them this session
+    "RMGL-F4": "pending runs",       # response maps: no hook saved them this session
     "RMGL-F5": "reproduced",        # ABP boundaries vs the person's true offset
     "RMGL-F6": "reproduced",        # RSA examples from the library's transform
-    "RMGL-F7": "pending gpu",       # RSA parameter sweeps
-    "RMGL-F8": "pending gpu",       # partition number sweep
-    "RMGL-F9": "pending gpu",       # cut-position sweep (IP / res4 / only-RP in p2)
-    "RMGL-F10": "pending gpu",      # triplet margin sweep
-    "RMGL-F11": "pending gpu",      # weight decay sweep
+    "RMGL-F7": "pending runs",       # RSA parameter sweeps
+    "RMGL-F8": "pending runs",       # partition number sweep
+    "RMGL-F9": "pending runs",       # cut-position sweep (IP / res4 / only-RP in p2)
+    "RMGL-F10": "pending runs",      # triplet margin sweep
+    "RMGL-F11": "pending runs",      # weight decay sweep
     "RMGL-X1": "reproduced",
     "RMGL-X2": "reproduced",
     "RMGL-X3": "reproduced",
