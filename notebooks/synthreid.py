@@ -291,16 +291,18 @@ if not cal.empty:
 # * **Learning rate and budget for the OSNet family.** PLR-OSNet's Adam 3.5e-4 is a fine-tuning rate. From scratch it
 #   leaves the ID loss at ln C for 10 epochs. The `cpu` recipes use 1.5e-3 (torchreid's OSNet rate), 15 epochs
 #   and no random erasing. Erasing at 128×64 roughly halves what a from-scratch net learns in 10 epochs.
-# * **MPN's twelve summed classifiers.** At 5× the paper's rate (the rule that works for the single-loss SGD
-#   recipes), the 6 + 6 summed ID losses climb above chance and the part features die (R1 0.6%). The paper's own
-#   0.01 with a one-epoch warm-up, 8 × 4 batches, no erasing and 15 epochs learns.
+# * **Summed classifiers at 5× the rate.** The first `cpu` recipes trained every SGD model at 5× its paper's rate.
+#   That rule works for single-loss models (GlobalPool, PCB's summed stripes at ×0.1 backbone rate). It fails where
+#   many ID losses are summed. MPN's 6 + 6 losses climb above chance and its part features die (R1 0.6%). RMGL's 14
+#   losses stay at chance for two epochs. At the papers' own rate of 0.01, both learn. MPN also gets a one-epoch
+#   warm-up, 8 × 4 batches, no erasing and 15 epochs.
 #
 # These are deviations of the `cpu` profile only; the `gpu` recipes keep the papers' values. Each recipe file states
 # its deviations in its header.
 
 # %%
-diag = load_records(RESULTS, ["diagnostics/osnet-from-scratch", "diagnostics/mpn-from-scratch"]) \
-    if (RESULTS / "diagnostics").is_dir() else pd.DataFrame()
+diag_experiments = sorted(f"diagnostics/{p.name}" for p in (RESULTS / "diagnostics").glob("*") if p.is_dir())
+diag = load_records(RESULTS, diag_experiments) if diag_experiments else pd.DataFrame()
 if diag.empty:
     print("No diagnostics records")
 else:
