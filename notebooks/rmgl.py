@@ -569,8 +569,9 @@ pd.DataFrame([
 # **Setting (all runs).** From scratch (no ImageNet weights; none can be downloaded here), on SynthReID `synth-s`
 # (200 training identities), 128×64 input instead of 384×128, ResNet-50 topology at width 0.25, 600 iterations of
 # batch 32 (P×K = 8×4 instead of 12×4) with bf16 autocast on CPU, the schedule shape scaled to 10 epochs of 60
-# iterations (warm-up 1 epoch, ×0.1 after epochs 5 and 8), base lr **5× the paper's** (0.05; SGD from scratch,
-# calibrated in the SynthReID chapter). At 128×64 the final map is 8×4, so K = 3 uniform stripes of the original
+# iterations (warm-up 1 epoch, ×0.1 after epochs 5 and 8), the **paper's base lr 0.01** (×10 on the heads). The
+# 5× rate the single-loss SGD recipes use from scratch left RMGL's 14 summed ID losses at chance
+# (`results/diagnostics/rmgl-from-scratch`, and the recalibration section of {doc}`synthreid`). At 128×64 the final map is 8×4, so K = 3 uniform stripes of the original
 # path overlap by a row (adaptive bins) while RP shards and ABP always partition the rows; the shards of the layer-1
 # map (32 rows) are 11/10/11 rows for K = 3 and go through the branch one by one (BN statistics per shard in
 # training). The receptive field does not shrink with the image, so at 128 px every region is relatively larger than
