@@ -67,7 +67,11 @@ def test_claim_variants_exist_in_sweeps():
 def test_mgn_variant_is_original_mgn_on_cgpn_loss():
     (_, cfg), *_ = plan(_sweeps()["p2_mgn.yaml"])
     mc = model_config(cfg.model, cfg.model_overrides)
-    assert cfg.model == "mgn" and cfg.train.update == "joint" and cfg.optim.lr == 0.05
+    from partreid_core.experiments.config import resolve_config
+
+    # MGN trained exactly like CGPN (the CGPN recipe's optimiser and joint update), only the model differs
+    assert cfg.model == "mgn" and cfg.train.update == "joint"
+    assert cfg.optim == resolve_config("cgpn", "cpu").optim and cfg.optim.lr == 0.01
     assert (mc.global_stride, mc.global_id_head, mc.triplet_fc) == (2, "reduced", False)
     assert (mc.loss.triplet_margin, mc.loss.reduce_terms, mc.loss.label_smoothing) == (1.2, "sum", 0.0)
 
