@@ -57,6 +57,11 @@ def test_robustness_runs_and_relative_drop(tmp_path):
 def test_run_robustness_reports_missing_checkpoints_and_unknown_knobs(tmp_path):
     status = run_robustness("misalignment", [method("PCB")], seeds=[0], out=tmp_path, checkpoints=tmp_path / "ck")
     assert status[0]["status"].startswith("no checkpoint") and "pal-pcb/pcb-s0/last.pt" in status[0]["status"]
+    ckpt = tmp_path / "ck" / "pal-pcb" / "pcb-s0" / "last.pt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"half-trained")  # a checkpoint without the run's record: training may still be going on
+    status = run_robustness("misalignment", [method("PCB")], seeds=[0], out=tmp_path, checkpoints=tmp_path / "ck")
+    assert status[0]["status"].startswith("run not complete")
     with pytest.raises(KeyError, match="no default levels"):
         run_robustness("brightness", [method("PCB")], out=tmp_path)
     with pytest.raises(KeyError, match="unknown method"):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from . import records
+
 ROBUSTNESS_EXPERIMENT = "comparison-robustness"
 #: knob -> levels of the robustness curves (synth-s trains at misalignment 0.3, occlusion 0, domain A)
 ROBUSTNESS_LEVELS: dict[str, list[float | str]] = {
@@ -85,7 +87,8 @@ def run_robustness(knob: str, methods: Sequence[Method] | None = None, seeds: Se
     """Evaluate every (method, seed) checkpoint at each level of ``knob``; one status row per pair.
 
     Status: ``done`` (record written), ``exists`` (skipped), ``no checkpoint`` (the chapter's run is
-    not trained here: the message names the path) or ``failed: <error>``.
+    not trained here: the message names the path), ``run not complete`` (a checkpoint but no run record
+    yet: the run may still be training) or ``failed: <error>``.
     """
     from .robustness import evaluate_under_knob
 
@@ -98,10 +101,14 @@ def run_robustness(knob: str, methods: Sequence[Method] | None = None, seeds: Se
         for seed in seeds:
             dest = robustness_dir(out, knob, m, seed)
             ckpt = checkpoint_path(m, seed, checkpoints)
+            record = Path(out) / m.experiment / f"{m.variant}-s{seed}"
             if (dest / "knobs.csv").is_file():
                 status.append({"path": str(dest), "status": "exists"})
             elif not ckpt.is_file():
                 status.append({"path": str(dest), "status": f"no checkpoint ({ckpt})"})
+            elif not records.is_complete(record):
+                # a sweep writes last.pt every epoch: without the run's record the checkpoint may be half-trained
+                status.append({"path": str(dest), "status": f"run not complete (no record at {record})"})
             else:
                 try:
                     evaluate_under_knob(ckpt, knob, levels, device=device, out=dest)
