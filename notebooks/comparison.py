@@ -32,8 +32,9 @@
 # **No new training.** Each method is represented by the runs its own chapter made with its own paper recipe
 # (`cpu` profile, `synth-s`, seeds 0–2). `partreid_core.experiments.comparison.METHODS` names those runs.
 # The methods therefore share the data, the budget in iterations (the cpu profile's 600 to 900) and the
-# evaluation. Each keeps its own optimiser, sampler and losses, as its paper prescribes. Where a recipe had to
-# change to learn at all from scratch (OSNet family, MPN), the chapter and the recipe file say so.
+# evaluation. Each keeps its own optimiser, sampler and losses, as its paper prescribes. Some recipes had to change
+# to learn at all from scratch: the OSNet family, MPN, RMGL and CGPN. The chapter, the recipe file and the
+# recalibration section of {doc}`synthreid` say how.
 
 # %%
 import os
@@ -88,6 +89,9 @@ print("AP conventions: mAP = non-interpolated (torchreid, Market-1501 code); mAP
 # at width 0.25, OSNet x0.25). Training images/s is the engine's full step: the method's own sampler, augmentation
 # and losses, including masks or priors where the method uses them. Inference images/s is test-descriptor extraction
 # without flip. Both rates come from one `partreid bench models` run, with every model under the same conditions.
+# The run used one thread while other work shared the second core, so rates within about a quarter of each other
+# are within the noise. GlobalPool and PAL (GP+PS) share one inference graph, and their inference rates show
+# the size of that noise.
 
 # %%
 table = cmp.comparison_table(RESULTS_DIR)
