@@ -115,6 +115,14 @@ def _robustness(args) -> int:
     return 1 if any(s["status"].startswith("failed") for s in statuses) else 0
 
 
+def _ranklist(args) -> int:
+    from ..experiments.ranklists import compare_checkpoints
+
+    path = compare_checkpoints(args.checkpoint, args.against, args.out, k=args.k, cases=args.cases, device=args.device)
+    print("record:", path)
+    return 0
+
+
 def _bench_models(args) -> int:
     import torch
 
@@ -176,6 +184,16 @@ def register(sub, group) -> None:
     p.add_argument("--out", default="results")
     p.add_argument("--device")
     p.set_defaults(func=_robustness)
+
+    p = sub.add_parser("ranklist", help="two trained models' top-k lists on the queries where the second gains "
+                       "most AP (PLR-F5, PAL-F15); writes a record folder")
+    p.add_argument("--checkpoint", required=True, help="model A's last.pt (e.g. the baseline)")
+    p.add_argument("--against", required=True, help="model B's last.pt (e.g. the method)")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--cases", type=int, default=3)
+    p.add_argument("--out", required=True, help="record folder, e.g. results/ranklists/plr_osnet-vs-osnet")
+    p.add_argument("--device")
+    p.set_defaults(func=_ranklist)
 
     bench = group("bench", "benchmarks")
     p = bench.add_parser("train", help="training images/s: device tensor pipeline vs DataLoader + PIL + fp32")
