@@ -655,11 +655,30 @@ print(setting_line([r["model"] for r in rows]) + f" · first {pal_hooks.SEG_LIMI
 pd.DataFrame(rows).set_index("model") if rows else "no PS records yet"
 
 # %% [markdown]
-# ## PAL-F15: rank lists (not produced)
+# ## PAL-F15: rank lists, PCB vs PCB+PS
 #
-# The paper shows three queries whose top-10 list PS fixes. Drawing them needs each query's ranked gallery, which
-# the chapter's hooks do not store (checkpoints are not kept); a rank-list hook is left for a later session.
-#
+# The paper shows three MSMT17 queries whose top-10 list PS fixes. Here they are the seed-0 PCB and PCB+PS runs
+# of `pal-pcb` on synth-s. The three queries follow the spec's deterministic rule (§9 #14): the largest per-query
+# AP gain of PCB+PS over PCB. Like the paper's, they show where PS helps most, not a typical query. Record:
+# `partreid ranklist --checkpoint checkpoints/pal-pcb/pcb-s0/last.pt --against
+# checkpoints/pal-pcb/pcb_ps-s0/last.pt --out results/ranklists/pcb_ps-vs-pcb-s0`.
+
+# %%
+from partreid_core.experiments.ranklists import load_ranklist
+from partreid_core.reporting.figures import rank_list_figure
+
+RANKLIST = RESULTS_DIR / "ranklists" / "pcb_ps-vs-pcb-s0"
+if (RANKLIST / "ranklist.npz").exists():
+    rl = load_ranklist(RANKLIST)
+    rank_list_figure(rl, "PCB", "PCB+PS", "PAL-F15: top-10, PCB (upper) vs PCB+PS (lower); green = same identity")
+    plt.show()
+    both = ~np.isnan(rl["ap_a"]) & ~np.isnan(rl["ap_b"])
+    print(f"over all {both.sum()} queries: PCB+PS's AP is higher on {(rl['ap_b'] > rl['ap_a'])[both].mean():.0%}, "
+          f"lower on {(rl['ap_b'] < rl['ap_a'])[both].mean():.0%}")
+else:
+    print(f"no rank-list record at {RANKLIST}: run the command above")
+
+# %% [markdown]
 # ## Claims
 #
 # Each claim of the spec's §10 that the sweeps address, judged by the book's common rule (two-sided Welch test over
@@ -709,7 +728,7 @@ Markdown("\n".join(lines))
 # C10-mgn stay untested and say so in the claims table. Not run either: the two- and four-part granularities
 # and head types (b), (d) (PAL-T6/T7), all MGN ablations and the MGN λ panel (PAL-F12b), λ 0.5, 2, 5, other backbones
 # (PAL-F7), harder or larger settings for PAL-T3/T5, the label-quality analogue (PAL-T8, needs a mask-corruption
-# option in the data pipeline) and rank lists (PAL-F15). Sweep files for them can be added next to
+# option in the data pipeline). Sweep files for them can be added next to
 # `partreid_core/experiments/sweeps/pal/`.
 #
 # ## Deviations and resolved ambiguities

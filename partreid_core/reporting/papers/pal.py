@@ -49,7 +49,7 @@ ARTEFACTS: dict[str, str] = {
     "PAL-F12": "reproduced",       # PCB+PS at lambda 0, 0.1, 1, 10; the MGN panel and 0.5/2/5 pending
     "PAL-F13": "reproduced",       # pal_single_part hook (PCB stripes, MGN's 8 features)
     "PAL-F14": "reproduced",       # pal_segmentation hook
-    "PAL-F15": "pending runs",      # rank lists need per-query rankings, which no committed hook stores
+    "PAL-F15": "reproduced",       # partreid ranklist on the seed-0 pcb / pcb_ps checkpoints
 }
 
 # --------------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ ARTEFACTS = {
     "PLR-F2": "reference only",      # schematic redrawn; the per-part accuracy panel is not run
     "PLR-F3": "reproduced",          # diagram + layer table from the real module
     "PLR-F4": "reproduced",          # Grad-CAM of global and part vectors, scored against part masks
-    "PLR-F5": "pending runs",         # retrieval examples need stored rankings (no hook in these sweeps)
+    "PLR-F5": "reproduced",          # partreid ranklist on the seed-0 plr_osnet / osnet checkpoints
     "PLR-S1": "reproduced",          # lr schedule curves, exact
 }
 
