@@ -75,8 +75,7 @@ if RETRAIN:
                     "--profile", PROFILE, "--threads", "1", "--out", str(RESULTS_DIR / "bench" / f"models-{PROFILE}.json")],
                    check=True, cwd=ROOT)
 
-runs = cmp.method_runs(RESULTS_DIR)
-runs = runs[(runs.profile == PROFILE) & (runs.dataset == DATASET)]
+runs = cmp.method_runs(RESULTS_DIR, profile=PROFILE, dataset=DATASET)
 print(provenance(runs))
 print("AP conventions: mAP = non-interpolated (torchreid, Market-1501 code); mAP_trapezoid = interpolated; "
       "mINP = mean inverse negative penalty; all in %")
@@ -94,7 +93,7 @@ print("AP conventions: mAP = non-interpolated (torchreid, Market-1501 code); mAP
 # the size of that noise.
 
 # %%
-table = cmp.comparison_table(RESULTS_DIR)
+table = cmp.comparison_table(RESULTS_DIR, PROFILE, DATASET)
 bench = cmp.load_bench(RESULTS_DIR, PROFILE)
 if bench.empty:
     print(f"No benchmark record yet: partreid bench models --recipes {' '.join(BENCH_RECIPES)} --profile {PROFILE} "
@@ -110,8 +109,7 @@ cmp.format_comparison(table).set_index("method")
 # command is in the reproducibility appendix. The cell below shows whatever gpu records exist.
 
 # %%
-gpu_runs = cmp.method_runs(RESULTS_DIR)
-gpu_runs = gpu_runs[gpu_runs.profile == "gpu"]
+gpu_runs = cmp.method_runs(RESULTS_DIR, profile="gpu")
 print(f"{len(gpu_runs)} gpu-profile runs on record" + ("" if len(gpu_runs) else " — pending a GPU"))
 
 # %% [markdown]

@@ -28,6 +28,7 @@ def test_comparison_table_averages_seeds_and_keeps_methods_without_records(tmp_p
     bench.parent.mkdir()
     bench.write_text(json.dumps({"device": "cpu (1 threads)", "git_commit": "abc", "result": {"rows": [
         {"label": gp.bench, "train_images_per_s": 300.0, "infer_images_per_s": 900.0, "params": 2.5e6, "macs": 1e8}]}}))
+    assert comparison_table(tmp_path, profile="gpu").seeds.sum() == 0  # every record here is cpu-profile
     t = comparison_table(tmp_path).set_index("method")
     assert list(t.index) == [m.label for m in METHODS]
     assert t.loc["GlobalPool", "seeds"] == 3 and t.loc["GlobalPool", "rank1"] == pytest.approx(52.0)

@@ -26,10 +26,17 @@ from .claims import VERDICTS, Claim, judge
 ACCURACY_METRICS = ["rank1", "mAP", "mAP_trapezoid", "mINP"]
 
 
-def method_runs(root: str | Path = "results", methods: list[Method] | None = None) -> pd.DataFrame:
-    """One row per (method, seed) run found: method, kind, seed, the accuracy metrics and provenance."""
+def method_runs(root: str | Path = "results", methods: list[Method] | None = None, profile: str | None = None,
+                dataset: str | None = None) -> pd.DataFrame:
+    """One row per (method, seed) run found: method, kind, seed, the accuracy metrics and provenance.
+
+    ``profile`` / ``dataset`` keep only the runs made with them (None: all)."""
     methods = methods or METHODS
     recs = load_records(root, sorted({m.experiment for m in methods}), config_columns=False)
+    if not recs.empty and profile is not None:
+        recs = recs[recs.profile == profile]
+    if not recs.empty and dataset is not None:
+        recs = recs[recs.dataset == dataset]
     cols = ["method", "kind", "seed", *ACCURACY_METRICS, "profile", "dataset", "device", "git_commit", "path"]
     if recs.empty:
         return pd.DataFrame(columns=cols)
@@ -55,11 +62,12 @@ def load_bench(root: str | Path = "results", profile: str = "cpu") -> pd.DataFra
     return df
 
 
-def comparison_table(root: str | Path = "results", profile: str = "cpu",
+def comparison_table(root: str | Path = "results", profile: str = "cpu", dataset: str | None = None,
                      methods: list[Method] | None = None) -> pd.DataFrame:
-    """One row per method: seeds, mean and std of each accuracy metric, params, MACs, train / infer images/s."""
+    """One row per method: seeds, mean and std of each accuracy metric, params, MACs, train / infer images/s,
+    from the runs of ``profile`` (and ``dataset``, if given) and that profile's benchmark record."""
     methods = methods or METHODS
-    runs = method_runs(root, methods)
+    runs = method_runs(root, methods, profile, dataset)
     bench = load_bench(root, profile)
     rows = []
     for m in methods:
