@@ -2,8 +2,14 @@ import os
 import sys
 sys.path.insert(0, os.path.dirname(__file__))  # tests/browser.py
 
+import tempfile
+
 import pytest
 import torch
+
+# Training in tests must never touch a real run's checkpoint (checkpoints/<experiment>/<run>/last.pt under the
+# checkout): relative checkpoint folders go under a throw-away directory instead (engine.trainer.checkpoint_path).
+os.environ["PARTREID_CHECKPOINTS"] = tempfile.mkdtemp(prefix="partreid-test-checkpoints-")
 
 # One intra-op thread: on 2 shared cores, two threads per test process mostly wait on each other.
 torch.set_num_threads(1)

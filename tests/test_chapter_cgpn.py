@@ -153,26 +153,21 @@ def test_claims_table_on_fake_records(tmp_path):
 @pytest.fixture(scope="module")
 def smoke_context(tmp_path_factory):
     """A CGPN trained with the smoke profile (seconds) and its AnalysisContext."""
-    import os
-
     from partreid_core.data import build_dataset
     from partreid_core.engine.hooks import AnalysisContext
     from partreid_core.engine.trainer import train
     from partreid_core.experiments.config import resolve_config
 
+    from partreid_core.engine.trainer import checkpoint_path
+
     tmp = tmp_path_factory.mktemp("cgpn-smoke")
     cfg = resolve_config("cgpn", "smoke", {"experiment": "t", "run": "r"})
-    cwd = os.getcwd()
-    os.chdir(tmp)  # checkpoints/ goes under tmp
-    try:
-        train(cfg, out=tmp / "results")
-    finally:
-        os.chdir(cwd)
+    train(cfg, out=tmp / "results")  # the checkpoint goes under $PARTREID_CHECKPOINTS (conftest)
     from partreid_core.models import build_model
 
     ds = build_dataset(cfg.data.dataset, **cfg.data.dataset_kwargs)
     q, g = (ds.load_split(s, tuple(cfg.data.size)) for s in ("query", "gallery"))
-    state = torch.load(tmp / "checkpoints" / "t" / "r" / "last.pt", map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint_path(cfg), map_location="cpu", weights_only=False)
     model = build_model(cfg.model, state["num_classes"], cfg.model_overrides)
     model.load_state_dict(state["model"])
     return AnalysisContext(model.eval(), None, q, g, cfg, torch.device("cpu"), None)

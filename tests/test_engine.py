@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from dataclasses import dataclass
 
 import pytest
 import torch
 from torch import nn
 
-from partreid_core.config import ConfigError, deep_update, from_dict
+from partreid_core.config import ConfigError, deep_update, from_dict, merge
 from partreid_core.data.registry import DATASETS
 from partreid_core.data.types import Batch, ReidDataset, Sample, SplitTensors
 from partreid_core.engine.optim import build_optimizer, lr_factor, split_param_groups
@@ -356,3 +357,16 @@ def test_backbone_group_follows_tagged_parameters_through_wrappers_and_branch_co
             assert any(n.startswith("branches.1") for n in backbone) and not any(n.startswith("branches") for n in head)
         if name == "pcb_ps":
             assert all(n.startswith("base.backbone") for n in backbone)
+
+
+def test_relative_checkpoint_dirs_go_under_partreid_checkpoints(monkeypatch, tmp_path):
+    """The test suite's guard: with $PARTREID_CHECKPOINTS set, no run can write into ./checkpoints."""
+    from partreid_core.engine.trainer import checkpoint_path
+
+    cfg = resolve_config(None, "smoke", {"model": TEST_MODEL, "experiment": "e", "run": "r"})
+    monkeypatch.setenv("PARTREID_CHECKPOINTS", str(tmp_path))
+    assert checkpoint_path(cfg) == tmp_path / "checkpoints" / "e" / "r" / "last.pt"
+    absolute = merge(cfg, {"train": {"checkpoint_dir": str(tmp_path / "abs")}})
+    assert checkpoint_path(absolute) == tmp_path / "abs" / "e" / "r" / "last.pt"
+    monkeypatch.delenv("PARTREID_CHECKPOINTS")
+    assert checkpoint_path(cfg) == Path("checkpoints") / "e" / "r" / "last.pt"

@@ -118,7 +118,13 @@ def load_splits(cfg: ExperimentConfig) -> tuple[SplitTensors, SplitTensors, Spli
 
 
 def checkpoint_path(cfg: ExperimentConfig) -> Path:
-    return Path(cfg.train.checkpoint_dir) / cfg.experiment / cfg.run_name / "last.pt"
+    """``<checkpoint_dir>/<experiment>/<run>/last.pt``. A relative ``checkpoint_dir`` is taken under
+    ``$PARTREID_CHECKPOINTS`` when that is set (the test suite points it at a temporary folder, so no test
+    can overwrite a real run's checkpoint), else under the working directory."""
+    root = Path(cfg.train.checkpoint_dir)
+    if not root.is_absolute() and os.environ.get("PARTREID_CHECKPOINTS"):
+        root = Path(os.environ["PARTREID_CHECKPOINTS"]) / root
+    return root / cfg.experiment / cfg.run_name / "last.pt"
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
