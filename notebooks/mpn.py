@@ -724,7 +724,7 @@ if x4_vars:
         k = ch.shape[1]
         axes[0].errorbar(np.arange(1, k + 1), ch.mean(0), yerr=ch.std(0, ddof=1) if len(ch) > 1 else None,
                          marker="o", capsize=3, label=LABEL[v])
-        own = np.stack([np.nanmean(np.stack([chapter.own_strip_mass(x) for x in hr])[:, p], 1) for p in range(k)], 1)
+        own = np.nanmean(np.stack([chapter.own_strip_mass(x) for x in hr]), 2)  # (seeds, K)
         axes[1].errorbar(np.arange(1, k + 1), own.mean(0), yerr=own.std(0, ddof=1) if len(own) > 1 else None,
                          marker="o", capsize=3, label=LABEL[v])
     axes[0].plot([1, 6], [1 / 12, 11 / 12], "k:", lw=1, label="ideal (strip centres)")

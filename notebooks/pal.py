@@ -664,19 +664,11 @@ pd.DataFrame(rows).set_index("model") if rows else "no PS records yet"
 # checkpoints/pal-pcb/pcb_ps-s0/last.pt --out results/ranklists/pcb_ps-vs-pcb-s0`.
 
 # %%
-from partreid_core.experiments.ranklists import load_ranklist
-from partreid_core.reporting.figures import rank_list_figure
+from partreid_core.reporting.figures import show_rank_list
 
-RANKLIST = RESULTS_DIR / "ranklists" / "pcb_ps-vs-pcb-s0"
-if (RANKLIST / "ranklist.npz").exists():
-    rl = load_ranklist(RANKLIST)
-    rank_list_figure(rl, "PCB", "PCB+PS", "PAL-F15: top-10, PCB (upper) vs PCB+PS (lower); green = same identity")
-    plt.show()
-    both = ~np.isnan(rl["ap_a"]) & ~np.isnan(rl["ap_b"])
-    print(f"over all {both.sum()} queries: PCB+PS's AP is higher on {(rl['ap_b'] > rl['ap_a'])[both].mean():.0%}, "
-          f"lower on {(rl['ap_b'] < rl['ap_a'])[both].mean():.0%}")
-else:
-    print(f"no rank-list record at {RANKLIST}: run the command above")
+print(show_rank_list(RESULTS_DIR / "ranklists" / "pcb_ps-vs-pcb-s0", "PCB", "PCB+PS",
+                     "PAL-F15: top-10, PCB (upper) vs PCB+PS (lower); green = same identity"))
+plt.show()
 
 # %% [markdown]
 # ## Claims

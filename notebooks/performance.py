@@ -123,9 +123,8 @@ if models_bench.exists():
     mb = pd.DataFrame(rec["result"]["rows"]).set_index("label")
     from partreid_core.experiments.config import resolve_config
 
-    iters = {lab: resolve_config(lab.split(":")[0], "cpu").train.epochs * resolve_config(lab.split(":")[0], "cpu")
-             .train.iters_per_epoch for lab in mb.index}
-    mb["iterations"] = pd.Series(iters)
+    train_cfg = {lab: resolve_config(lab.split(":")[0], "cpu").train for lab in mb.index}
+    mb["iterations"] = pd.Series({lab: t.epochs * t.iters_per_epoch for lab, t in train_cfg.items()})
     mb["training minutes (estimate)"] = mb.iterations * mb.batch / mb.train_images_per_s / 60
     print(f"record: results/bench/models-cpu.json · device {rec['device']} · commit {rec['git_commit'][:8]}")
     display(mb[["model", "train_images_per_s", "infer_images_per_s", "iterations",

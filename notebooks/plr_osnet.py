@@ -596,19 +596,11 @@ else:
 # --against checkpoints/plr_osnet-core/plr_osnet-s0/last.pt --out results/ranklists/plr_osnet-vs-osnet-s0`.
 
 # %%
-from partreid_core.experiments.ranklists import load_ranklist
-from partreid_core.reporting.figures import rank_list_figure
+from partreid_core.reporting.figures import show_rank_list
 
-RANKLIST = RESULTS_DIR / "ranklists" / "plr_osnet-vs-osnet-s0"
-if (RANKLIST / "ranklist.npz").exists():
-    rl = load_ranklist(RANKLIST)
-    rank_list_figure(rl, "OSNet", "PLR-OSNet", "PLR-F5: top-10, OSNet (upper) vs PLR-OSNet (lower); green = same identity")
-    plt.show()
-    both = ~np.isnan(rl["ap_a"]) & ~np.isnan(rl["ap_b"])
-    print(f"over all {both.sum()} queries: PLR-OSNet's AP is higher on {(rl['ap_b'] > rl['ap_a'])[both].mean():.0%}, "
-          f"lower on {(rl['ap_b'] < rl['ap_a'])[both].mean():.0%}")
-else:
-    print(f"no rank-list record at {RANKLIST}: run the command above")
+print(show_rank_list(RESULTS_DIR / "ranklists" / "plr_osnet-vs-osnet-s0", "OSNet", "PLR-OSNet",
+                     "PLR-F5: top-10, OSNet (upper) vs PLR-OSNet (lower); green = same identity"))
+plt.show()
 
 # %% [markdown]
 # ## Claims

@@ -50,6 +50,19 @@ def _train(args) -> int:
     return 0
 
 
+def _parse_levels(values: list[str]) -> list[float | str]:
+    """Knob levels from the command line: numbers as floats, names (SynthReID domains "A", "B") as given."""
+    return [float(v) if v.replace(".", "", 1).isdigit() else v for v in values]
+
+
+def _bench_device(args) -> str:
+    """The device line of a benchmark record: the GPU's name, or the CPU with its thread count."""
+    import torch
+
+    return torch.cuda.get_device_name() if (args.device or "").startswith("cuda") else \
+        f"cpu ({torch.get_num_threads()} threads)"
+
+
 def _eval(args) -> int:
     from ..config import merge
     from ..experiments.config import parse_set
@@ -59,7 +72,7 @@ def _eval(args) -> int:
     if args.knob:
         if not args.levels:
             raise SystemExit("--knob needs --levels, e.g. --knob misalignment --levels 0 0.25 0.5 0.75 1")
-        levels = [float(v) if v.replace(".", "", 1).isdigit() else v for v in args.levels]
+        levels = _parse_levels(args.levels)
         table = evaluate_under_knob(args.checkpoint, args.knob, levels, device=args.device, out=args.out)
         print(table.to_string(index=False))
         return 0
@@ -92,13 +105,10 @@ def _bench_train(args) -> int:
 
     res = bench_train(_config(args), steps=args.steps, warmup=args.warmup, workers=args.workers, device=args.device)
     if args.out:
-        import torch
-
         from ..experiments.records import write_bench
 
-        dev = torch.cuda.get_device_name() if (args.device or "").startswith("cuda") else \
-            f"cpu ({torch.get_num_threads()} threads)"
-        print("record:", write_bench(args.out, "train", {k: v for k, v in vars(args).items() if k != "func"}, res, dev))
+        print("record:", write_bench(args.out, "train", {k: v for k, v in vars(args).items() if k != "func"}, res,
+                                     _bench_device(args)))
     print(json.dumps(res, indent=2))
     return 0
 
@@ -107,7 +117,7 @@ def _robustness(args) -> int:
     from ..experiments.comparison import METHODS, method, run_robustness
 
     methods = [method(m) for m in args.methods] if args.methods else METHODS
-    levels = [float(v) if v.replace(".", "", 1).isdigit() else v for v in args.levels] if args.levels else None
+    levels = _parse_levels(args.levels) if args.levels else None
     statuses = run_robustness(args.knob, methods, args.seeds, levels, out=args.out, checkpoints=args.checkpoints,
                               device=args.device)
     for s in statuses:
@@ -139,10 +149,8 @@ def _bench_models(args) -> int:
     if args.out:
         from ..experiments.records import write_bench
 
-        dev = torch.cuda.get_device_name() if (args.device or "").startswith("cuda") else \
-            f"cpu ({torch.get_num_threads()} threads)"
         print("record:", write_bench(args.out, "models", {k: v for k, v in vars(args).items() if k != "func"},
-                                     {"rows": rows}, dev))
+                                     {"rows": rows}, _bench_device(args)))
     print(json.dumps(rows, indent=2))
     return 0
 

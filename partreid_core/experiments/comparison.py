@@ -101,7 +101,7 @@ def run_robustness(knob: str, methods: Sequence[Method] | None = None, seeds: Se
         for seed in seeds:
             dest = robustness_dir(out, knob, m, seed)
             ckpt = checkpoint_path(m, seed, checkpoints)
-            record = Path(out) / m.experiment / f"{m.variant}-s{seed}"
+            record = records.run_dir(out, m.experiment, f"{m.variant}-s{seed}")
             if (dest / "knobs.csv").is_file():
                 status.append({"path": str(dest), "status": "exists"})
             elif not ckpt.is_file():

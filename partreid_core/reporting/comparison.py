@@ -123,11 +123,20 @@ def robustness_drop(runs: pd.DataFrame, knob: str, metric: str = "mAP") -> pd.Da
     sel = runs[runs.knob == knob]
     rows = []
     for meth, g in sel.groupby("method", sort=False):
-        levels = list(dict.fromkeys(g.level))
-        first, last = g[g.level == levels[0]][metric].mean(), g[g.level == levels[-1]][metric].mean()
-        rows.append({"method": meth, "seeds": g.seed.nunique(), f"{metric}@{levels[0]}": first,
-                     f"{metric}@{levels[-1]}": last, "relative drop %": 100 * (1 - last / first) if first else np.nan})
+        (lo, first), (hi, last) = _end_levels(g, metric)
+        rows.append({"method": meth, "seeds": g.seed.nunique(), f"{metric}@{lo}": first,
+                     f"{metric}@{hi}": last, "relative drop %": _relative_drop(first, last)})
     return pd.DataFrame(rows)
+
+
+def _end_levels(g: pd.DataFrame, metric: str) -> tuple[tuple[str, float], tuple[str, float]]:
+    """(first level, mean metric there), (last level, mean metric there) of one knob's rows, in record order."""
+    levels = list(dict.fromkeys(g.level))
+    return tuple((lv, g[g.level == lv][metric].mean()) for lv in (levels[0], levels[-1]))  # type: ignore[return-value]
+
+
+def _relative_drop(first: float, last: float) -> float:
+    return 100 * (1 - last / first) if first else np.nan
 
 
 def relative_drops(runs: pd.DataFrame, knob: str, metric: str = "mAP") -> pd.DataFrame:
@@ -135,9 +144,8 @@ def relative_drops(runs: pd.DataFrame, knob: str, metric: str = "mAP") -> pd.Dat
     sel = runs[runs.knob == knob]
     rows = []
     for (meth, seed), g in sel.groupby(["method", "seed"], sort=False):
-        levels = list(dict.fromkeys(g.level))
-        first, last = g[g.level == levels[0]][metric].mean(), g[g.level == levels[-1]][metric].mean()
-        rows.append({"method": meth, "seed": seed, "knob": knob, "drop": 100 * (1 - last / first) if first else np.nan})
+        (_, first), (_, last) = _end_levels(g, metric)
+        rows.append({"method": meth, "seed": seed, "knob": knob, "drop": _relative_drop(first, last)})
     return pd.DataFrame(rows, columns=["method", "seed", "knob", "drop"])
 
 

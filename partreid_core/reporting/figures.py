@@ -43,4 +43,21 @@ def rank_list_figure(arrays: dict[str, np.ndarray], label_a: str, label_b: str, 
     return fig
 
 
-__all__ = ["rank_list_figure"]
+def show_rank_list(record, label_a: str, label_b: str, title: str) -> str:
+    """Draw a ``partreid ranklist`` record (folder ``record``) and return one line on all queries: how often
+    B's AP is higher / lower than A's. Without the record nothing is drawn and the line says so."""
+    from pathlib import Path
+
+    from ..experiments.ranklists import load_ranklist
+
+    if not (Path(record) / "ranklist.npz").exists():
+        return f"no rank-list record at {record}: run the command above"
+    arrays = load_ranklist(record)
+    rank_list_figure(arrays, label_a, label_b, title)
+    a, b = arrays["ap_a"], arrays["ap_b"]
+    both = ~np.isnan(a) & ~np.isnan(b)
+    return (f"over all {both.sum()} queries: {label_b}'s AP is higher on {(b > a)[both].mean():.0%}, "
+            f"lower on {(b < a)[both].mean():.0%}")
+
+
+__all__ = ["rank_list_figure", "show_rank_list"]
