@@ -112,6 +112,16 @@ def test_sweep_reports_a_failed_run_and_goes_on(tmp_path):
     assert status[1]["status"].startswith("failed: non-finite loss") and status[3]["status"] == "trained"
 
 
+def test_sweep_only_runs_the_named_variants_and_rejects_unknown_ones(tmp_path):
+    sw = load_sweep(_sweep_file(tmp_path))
+    calls = []
+    status = run_sweep(sw, out=tmp_path / "r", train_fn=lambda cfg, **kw: calls.append(cfg.run_name),
+                       only=["noflip"])
+    assert calls == ["noflip-s0", "noflip-s1"] and [s["variant"] for s in status] == ["noflip", "noflip"]
+    with pytest.raises(ConfigError, match=r"no variant 'nofilp'.*its variants: flip, noflip"):
+        run_sweep(sw, out=tmp_path / "r", train_fn=lambda cfg, **kw: None, only=["nofilp"])
+
+
 @pytest.mark.heavy
 def test_sweep_with_two_worker_processes(tmp_path):
     f = tmp_path / "par.yaml"

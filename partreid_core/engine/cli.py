@@ -7,6 +7,7 @@ Examples::
     torchrun --nproc_per_node 4 -m partreid_core.cli train --recipe pal_mgn --profile gpu --dataset market1501
     partreid eval --checkpoint checkpoints/rmgl/rmgl-synth-s-s0/last.pt --dataset synth-s
     partreid sweep sweeps/rsa.yaml --out results/
+    partreid sweep sweeps/rsa.yaml --only rmgl-no-rsa --workers 2   # one arm of the grid
     partreid bench train --recipe pal_globalpool --profile cpu --steps 10
 """
 from __future__ import annotations
@@ -94,7 +95,7 @@ def _sweep(args) -> int:
     from ..experiments.sweep import load_sweep, run_sweep
 
     statuses = run_sweep([load_sweep(f) for f in args.file], out=args.out, dry_run=args.dry_run,
-                         device=args.device, workers=args.workers)
+                         device=args.device, workers=args.workers, only=args.only)
     for s in statuses:
         print(f"{s['status']:8s} {s['path']}")
     return 1 if any(s["status"].startswith("failed") for s in statuses) else 0
@@ -179,6 +180,7 @@ def register(sub, group) -> None:
     p.add_argument("--workers", type=int, default=1, help="runs trained at once, each in its own process")
     p.add_argument("--out", default="results")
     p.add_argument("--dry-run", action="store_true", help="list the runs and whether they exist")
+    p.add_argument("--only", nargs="+", metavar="VARIANT", help="run only these variants of the grid")
     p.add_argument("--device")
     p.set_defaults(func=_sweep)
 

@@ -63,11 +63,22 @@ def load_sweep(path: str | Path) -> SweepConfig:
     return cfg
 
 
-def plan(sweep: SweepConfig) -> list[tuple[str, ExperimentConfig]]:
-    """Every (variant, resolved config) of the grid, in variant-major order."""
+def plan(sweep: SweepConfig, only: list[str] | None = None) -> list[tuple[str, ExperimentConfig]]:
+    """Every (variant, resolved config) of the grid, in variant-major order.
+
+    ``only`` keeps the named variants (a subset of a grid, e.g. one arm of an ablation on a small budget);
+    a name the sweep does not define is an error rather than an empty plan.
+    """
+    if only:
+        unknown = sorted(set(only) - set(sweep.variants))
+        if unknown:
+            raise ConfigError(f"sweep {sweep.experiment!r} has no variant {', '.join(map(repr, unknown))}; "
+                              f"its variants: {', '.join(sweep.variants)}")
     base = _nest(sweep.set)
     out = []
     for name, variant in sweep.variants.items():
+        if only and name not in only:
+            continue
         for seed in sweep.seeds:
             overrides = deep_update(deep_update(base, _nest(variant or {})),
                                     {"experiment": sweep.experiment, "run": f"{name}-s{seed}", "seed": seed})
@@ -88,9 +99,12 @@ def _train_in_worker(cfg: ExperimentConfig, out: str, variant: str, threads: int
 
 
 def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results", dry_run: bool = False,
-              train_fn: Callable[..., Any] | None = None, workers: int = 1,
+              train_fn: Callable[..., Any] | None = None, workers: int = 1, only: list[str] | None = None,
               **train_kwargs: Any) -> list[dict[str, Any]]:
     """Run the grid(s); a run whose ``metrics.json`` exists is skipped. Returns one status dict per run.
+
+    ``only`` restricts every sweep to those variant names (see :func:`plan`); with several sweep files,
+    each must define all of them.
 
     ``workers > 1`` trains that many runs at once in separate processes, splitting the CPU cores
     between them (on 2 cores, two 1-thread runs beat one 2-thread run by about 20% in images/s).
@@ -103,7 +117,7 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
     sweeps = sweep if isinstance(sweep, list) else [sweep]
     todo, status = [], []
     for sw in sweeps:
-        for name, cfg in plan(sw):
+        for name, cfg in plan(sw, only):
             path = records.run_dir(out, cfg.experiment, cfg.run_name)
             row = {"variant": name, "seed": cfg.seed, "path": str(path)}
             if records.is_complete(path):
