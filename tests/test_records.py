@@ -118,7 +118,7 @@ def test_sweep_only_runs_the_named_variants_and_rejects_unknown_ones(tmp_path):
     status = run_sweep(sw, out=tmp_path / "r", train_fn=lambda cfg, **kw: calls.append(cfg.run_name),
                        only=["noflip"])
     assert calls == ["noflip-s0", "noflip-s1"] and [s["variant"] for s in status] == ["noflip", "noflip"]
-    with pytest.raises(ConfigError, match=r"no variant 'nofilp'.*its variants: flip, noflip"):
+    with pytest.raises(ConfigError, match=r"no variant 'nofilp' in tiny-sweep; the variants: flip, noflip"):
         run_sweep(sw, out=tmp_path / "r", train_fn=lambda cfg, **kw: None, only=["nofilp"])
 
 
