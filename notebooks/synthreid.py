@@ -274,12 +274,12 @@ if not cal.empty:
 # The table above is the first finding of the calibration, and it is not what a recipe file promises: some of the
 # papers' recipes, scaled to the `cpu` budget and trained from scratch, **do not learn at all** — their ID loss
 # (summed over a model's classifiers, so compare it with ln 200 ≈ 5.3 per classifier) stays where it started and the
-# metric features collapse under the triplet loss. The GlobalPool, PCB and MGN recipes learn; OSNet, PLR-OSNet,
-# MPN, RMGL and CGPN were recalibrated, as the next section shows. (The calibration records above keep the old
+# metric features collapse under the triplet loss. The GlobalPool and PCB recipes learn; MGN learns too little
+# (R1 31%); OSNet, PLR-OSNet, MPN, RMGL, CGPN and MGN were recalibrated, as the next section shows. (The calibration records above keep the old
 # recipes: they are the evidence for the change.)
 
 # %% [markdown]
-# ### Recalibrating OSNet, PLR-OSNet, MPN, RMGL and CGPN
+# ### Recalibrating OSNet, PLR-OSNet, MPN, RMGL, CGPN and MGN
 #
 # Single diagnostic runs (`results/diagnostics/`, cpu profile, synth-s, seed 0) located the causes:
 #
@@ -299,6 +299,11 @@ if not cal.empty:
 # * **Decay points scaled too far.** CGPN decays at epochs 60 and 80 of 240. Scaled to 10 epochs, that spends
 #   most of a from-scratch run at lr ≤ 1e-3, and the model learned little and unevenly (R1 21 ± 13). With the
 #   paper's 0.01, decay at epochs 6 and 8 and 8 × 4 batches, one run reaches R1 77%.
+# * **Few identities per batch for many classifiers.** PAL's MGN averages 8 ID losses, with 4 identities × 8 images
+#   per batch and random erasing. Its mean ID loss stays near ln 200 until the first decay (R1 31%). With 8 × 4
+#   batches, no erasing and 15 epochs at the paper's rates, it learns (`paper_lr_8x4_noerase`, R1 79%). A 10× lower
+#   rate with 8 × 4 batches and erasing kept learns even less (`paper_lr_8x4`, R1 15%): the rate was not the cause.
+#   Batch shape and erasing were changed together; these runs do not separate them.
 #
 # These are deviations of the `cpu` profile only; the `gpu` recipes keep the papers' values. Each recipe file states
 # its deviations in its header.

@@ -53,8 +53,7 @@ class Method:
 METHODS: list[Method] = [
     Method("GlobalPool", "baseline", None, "pal-globalpool", "globalpool", "pal_globalpool"),
     Method("PCB", "baseline", None, "pal-pcb", "pcb", "pal_pcb"),
-    # one calibration seed only: an MGN run costs ~15 min on one core here (PAL's p2_mgn sweep has the other two)
-    Method("MGN", "baseline", None, "calibration", "pal_mgn", "pal_mgn"),
+    Method("MGN", "baseline", None, "pal-mgn", "mgn", "pal_mgn"),
     Method("OSNet", "baseline", None, "plr_osnet-core", "osnet", "pal_osnet"),
     Method("PAL (GP+PS)", "method", "PAL", "pal-globalpool", "globalpool_ps", "pal_globalpool:globalpool_ps"),
     Method("PAL (PCB+PS)", "method", "PAL", "pal-pcb", "pcb_ps", "pal_pcb:pcb_ps"),
