@@ -20,9 +20,13 @@ def _planned():
 
 def test_sweeps_plan_within_budget():
     planned = _planned()
-    assert set(planned) >= {"p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml"}
+    assert set(planned) >= {"p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml", "p3_pcb.yaml",
+                            "p3_globalpool.yaml"}
     runs = [cfg for cfgs in planned.values() for _, cfg in cfgs]
-    assert len(runs) <= 30
+    assert sum(1 for name, cfgs in planned.items() if not name.startswith("p3_") for _ in cfgs) <= 30
+    # priority 3 holds only the cheap single-branch models
+    assert {cfg.model for name, cfgs in planned.items() if name.startswith("p3_") for _, cfg in cfgs} <= {
+        "globalpool_ps", "pcb_ps"}
     assert all(cfg.profile == "cpu" for cfg in runs)
     p1 = sum(RUN_MINUTES[cfg.model] for name, cfgs in planned.items() if name.startswith("p1_") for _, cfg in cfgs)
     assert p1 <= 40
@@ -38,6 +42,9 @@ def test_ps_variants_resolve_to_the_intended_settings():
     assert by_variant["pcb"].model == "pcb" and by_variant["pcb_ps"].model == "pcb_ps"
     assert by_variant["pcb_ps_lambda10"].model_overrides["ps"]["weight"] == 10.0
     assert by_variant["pcb_ps_fg"].model_overrides["ps"]["granularity"] == "fg"
+    assert by_variant["pcb_ps_g4"].model_overrides["ps"]["granularity"] == "4"
+    assert by_variant["pcb_ps_head_d"].model_overrides["ps"]["head_type"] == "d"
+    assert by_variant["globalpool_ps_noise1"].model_overrides["ps"]["label_noise"] == 1.0
     assert by_variant["pcb_ps_head_a"].model_overrides["ps"]["head_type"] == "a"
     assert "pal_grad_cam" in by_variant["mgn_ps"].analysis
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from partreid_core.data.types import Batch
 from partreid_core.losses.segmentation import (
-    class_balanced_cross_entropy, num_part_classes, remap_part_labels, resize_labels)
+    class_balanced_cross_entropy, degrade_part_labels, num_part_classes, remap_part_labels, resize_labels)
 from partreid_core.models import build_model, list_models
 from partreid_core.models.pal import PartSegmentationHead
 from partreid_core.models.backbones import undo_zero_init
@@ -248,3 +248,43 @@ def test_wrapper_accepts_base_keys_at_top_level():
     from partreid_core.config import ConfigError
     with pytest.raises(ConfigError, match="nonsense"):
         model_config("pcb_ps", {"nonsense": 1})
+
+
+def _body_labels(n=8):
+    """(n, 128, 64) label maps: background with 7 rectangular parts, a few ignored pixels."""
+    lab = torch.zeros(n, H, W, dtype=torch.long)
+    for c, (r0, r1, c0, c1) in enumerate([(4, 20, 24, 40), (20, 60, 18, 46), (20, 60, 10, 18), (20, 60, 46, 54),
+                                          (60, 100, 18, 32), (60, 100, 32, 46), (100, 124, 18, 46)], start=1):
+        lab[:, r0:r1, c0:c1] = c
+    lab[:, :2, :2] = 255
+    return lab
+
+
+def test_label_noise_degrades_more_as_it_grows_and_keeps_ignored_pixels():
+    lab = _body_labels()
+    assert torch.equal(degrade_part_labels(lab, 8, 0.0), lab)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    agree = []
+    for noise in (0.25, 0.5, 1.0):
+        out = degrade_part_labels(lab, 8, noise, generator=g())
+        assert out.shape == lab.shape and out.dtype == torch.long
+        assert torch.equal(out == 255, lab == 255)  # ignored stays ignored, nothing new becomes ignored
+        valid = out != 255
+        assert int(out[valid].min()) >= 0 and int(out[valid].max()) <= 7
+        agree.append(float((out == lab)[valid].float().mean()))
+    assert 1.0 > agree[0] > agree[2] and agree[2] > 0.5, agree  # worse with noise, yet still a body map
+    assert torch.equal(degrade_part_labels(lab, 8, 0.5, generator=g()), degrade_part_labels(lab, 8, 0.5, generator=g()))
+    with pytest.raises(ValueError, match=r"label noise must be in \[0, 1\]"):
+        degrade_part_labels(lab, 8, 1.5)
+
+
+def test_label_noise_reaches_the_ps_loss_only():
+    b = pk_batch()
+    b = Batch(b.images, b.labels, b.camids, _body_labels(len(b.labels)))
+    clean, noisy = build("pcb_ps"), build("pcb_ps", {"label_noise": 1.0})
+    noisy.load_state_dict(clean.state_dict())
+    out_c, out_n = clean(b.images), noisy(b.images)
+    lc, ln = clean.compute_losses(out_c, b), noisy.compute_losses(out_n, b)
+    assert torch.equal(lc["id"], ln["id"]) and not torch.allclose(lc["ps"], ln["ps"])
+    with pytest.raises(ValueError, match="label_noise must be in"):
+        build("pcb_ps", {"label_noise": -0.1})

@@ -57,6 +57,52 @@ def remap_part_labels(masks: torch.Tensor, granularity: str, ignore_index: int =
     return torch.where(valid, table[masks.clamp(0, len(table) - 1)], masks)
 
 
+def degrade_part_labels(labels: torch.Tensor, num_classes: int, noise: float, ignore_index: int = 255,
+                        max_radius_frac: float = 1 / 16, max_scale: float = 1.0, max_flip_rate: float = 0.5,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Worsen part labels (N, H, W) on purpose: PAL's pseudo-label-quality analogue (pal.md §10, claim C9).
+
+    ``noise`` in [0, 1] scales the errors of a poor part segmenter, drawn independently per image:
+
+    * blur-then-argmax with a random gain per class: the one-hot maps are box-blurred with radius
+      round(noise · max_radius_frac · H) pixels (8 px at H = 128 and noise 1) and each class's map is
+      scaled by exp(u), u ~ U(-noise · max_scale, noise · max_scale), before the argmax, so some
+      parts dilate into their neighbours and others erode, and thin parts can vanish;
+    * class flips: with probability ``noise · max_flip_rate`` one foreground class present in the
+      image is relabelled as another foreground class (left/right or arm/leg confusions).
+
+    ``ignore_index`` pixels stay ignored; ``noise = 0`` returns the labels unchanged. Random numbers
+    come from ``generator`` (CPU) or the global CPU RNG, so results do not depend on the device.
+    Returns int64 labels of the same shape, in 0..num_classes-1 or ``ignore_index``.
+    """
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"label noise must be in [0, 1], got {noise}")
+    labels = labels.long()
+    if noise == 0.0:
+        return labels
+    n, h, _ = labels.shape
+    dev = labels.device
+    ignored = labels == ignore_index
+    onehot = F.one_hot(labels.clamp(0, num_classes - 1), num_classes).permute(0, 3, 1, 2).float()
+    onehot = onehot.masked_fill(ignored[:, None], 0.0)
+    r = int(round(noise * max_radius_frac * h))
+    if r > 0:
+        onehot = F.avg_pool2d(onehot, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+    gain = torch.empty(n, num_classes).uniform_(-noise * max_scale, noise * max_scale, generator=generator)
+    out = (onehot * gain.exp().to(dev)[:, :, None, None]).argmax(1)
+    if num_classes > 2:
+        flip = torch.rand(n, generator=generator) < noise * max_flip_rate
+        pick, to = torch.rand(n, generator=generator), torch.rand(n, generator=generator)
+        for i in torch.nonzero(flip).flatten().tolist():
+            present = [c for c in out[i].unique().tolist() if c != 0]
+            if not present:
+                continue
+            src = present[int(pick[i] * len(present))]
+            others = [c for c in range(1, num_classes) if c != src]
+            out[i][out[i] == src] = others[int(to[i] * len(others))]
+    return torch.where(ignored, labels, out)
+
+
 def resize_labels(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Nearest-neighbour resize of label maps (N, H, W) -> (N, h, w), int64 (PAL §3.5, §9 #7)."""
     if tuple(masks.shape[-2:]) == tuple(size):
@@ -119,5 +165,5 @@ class PartSegmentationLoss(nn.Module):
         return class_balanced_cross_entropy(logits, labels, self.ignore_index, validate=self.validate)
 
 
-__all__ = ["PART_GROUPINGS", "num_part_classes", "remap_part_labels", "resize_labels",
+__all__ = ["PART_GROUPINGS", "degrade_part_labels", "num_part_classes", "remap_part_labels", "resize_labels",
            "class_balanced_cross_entropy", "PartSegmentationLoss"]

@@ -14,7 +14,8 @@ Registered models (one per base; the config is ``{"base": <base config>, "ps": P
 
 Every PAL ablation is a :class:`PSConfig` field: ``head_type`` a-d (PAL-T7), ``weight`` = lambda
 (PAL-F12; 0 gives the base model exactly: no head is run, no ``"ps"`` term), ``granularity``
-fg / 2 / 4 / 7 parts (PAL-T6, PAL-F11; the head predicts M = 2 / 3 / 5 / 8 classes).
+fg / 2 / 4 / 7 parts (PAL-T6, PAL-F11; the head predicts M = 2 / 3 / 5 / 8 classes), ``label_noise``
+(PAL-T8 analogue: training labels degraded like a poor segmenter's).
 
 Head output resolution vs the base map (h, w) (§2.2): a, b -> (h, w); c -> (2h, 2w); d -> (4h, 4w).
 """
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from ..data.types import Batch
-from ..losses.segmentation import PartSegmentationLoss, num_part_classes, remap_part_labels
+from ..losses.segmentation import PartSegmentationLoss, degrade_part_labels, num_part_classes, remap_part_labels
 from . import globalpool, mgn, osnet_reid, pcb  # noqa: F401  (the bases must be registered first)
 from .base import ReidModel
 from .output import ModelOutput
@@ -52,6 +53,9 @@ class PSConfig:
     granularity: str = "7"
     #: Label value of pixels without a label (not counted in any class).
     ignore_index: int = 255
+    #: Pseudo-label quality (PAL-T8 analogue, claim C9): the training labels degraded by
+    #: :func:`~partreid_core.losses.segmentation.degrade_part_labels` at this level in [0, 1]; 0 = exact masks.
+    label_noise: float = 0.0
 
 
 class PartSegmentationHead(nn.Module):
@@ -100,6 +104,8 @@ class PartAwareModel(ReidModel):
         super().__init__(base.loss_cfg)
         if ps.weight < 0:
             raise ValueError(f"PSConfig.weight (lambda) must be >= 0, got {ps.weight}")
+        if not 0.0 <= ps.label_noise <= 1.0:
+            raise ValueError(f"PSConfig.label_noise must be in [0, 1], got {ps.label_noise}")
         self.base = base
         self.ps_cfg = ps
         self.feat_dim = base.feat_dim
@@ -138,6 +144,9 @@ class PartAwareModel(ReidModel):
             raise ValueError("PAL's PS loss needs part masks: Batch.masks is None (load the dataset with masks, "
                              "or set ps.weight = 0)")
         labels = remap_part_labels(batch.masks, self.ps_cfg.granularity, self.ps_cfg.ignore_index)
+        if self.ps_cfg.label_noise:
+            labels = degrade_part_labels(labels, self.num_part_classes, self.ps_cfg.label_noise,
+                                         self.ps_cfg.ignore_index)
         seg = [out.aux["seg_logits"]] + [out.aux[f"seg_logits_{k}"] for k in range(1, len(self._maps(out)))]
         losses["ps"] = self.ps_cfg.weight * torch.stack([self.ps_loss(s, labels) for s in seg]).mean()
         return losses

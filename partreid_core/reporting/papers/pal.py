@@ -21,7 +21,7 @@ from ..claims import Claim, judge
 PAPER = "PAL"
 EXPERIMENTS = ["pal-globalpool", "pal-pcb", "pal-mgn"]
 #: the chapter's sweep files, in priority order (p1 runs this session, p2 later or on a GPU)
-SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml"]
+SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml", "p3_pcb.yaml", "p3_globalpool.yaml"]
 #: the paper's AP convention (EANet / Market-1501 evaluation code): the trapezoid rule
 MAP = "mAP_trapezoid"
 
@@ -31,9 +31,9 @@ ARTEFACTS: dict[str, str] = {
     "PAL-T3": "pending runs",       # the pair on a second, harder synthetic setting was not in the 30-run budget
     "PAL-T4": "reference only",    # optional per the spec; no third synthetic setting
     "PAL-T5": "pending gpu",       # the pair on the largest setting (synth-m) needs the GPU profile
-    "PAL-T6": "reproduced",        # PCB: none / fg / 7 parts only; 2 and 4 parts and the MGN rows pending
-    "PAL-T7": "reproduced",        # PCB: none / (a) / (c) only; (b), (d) and the MGN rows pending
-    "PAL-T8": "reference only",    # the label-quality analogue (C9) needs a mask-corruption data knob
+    "PAL-T6": "reproduced",        # PCB: none / fg / 2 / 4 / 7 parts (p1, p3); the MGN rows pending
+    "PAL-T7": "reproduced",        # PCB: none / (a) / (b) / (c) / (d) (p1-p3); the MGN rows pending
+    "PAL-T8": "reproduced",        # analogue C9 on GP+PS: exact vs degraded masks (p3); no trained segmenter
     "PAL-T9": "reproduced",        # train on domain A, test on domain B (pal_cross_domain hook)
     "PAL-F1": "reproduced",        # schematic
     "PAL-F2": "reproduced",        # module table with output shapes for a-d
@@ -138,16 +138,29 @@ CLAIMS: list[Claim] = [
     Claim("C5-fg", "PAL-T6", "Foreground-only labels already help PCB (paper: +1.7 R1)", "rank1", "pcb_ps_fg", "pcb"),
     Claim("C5-7vsfg", "PAL-T6", "Seven-part labels beat foreground-only labels for PCB (paper: +1.2 R1)", "rank1",
           "pcb_ps", "pcb_ps_fg"),
+    Claim("C5-2", "PAL-T6", "Two-part labels help PCB (paper: +1.6 R1)", "rank1", "pcb_ps_g2", "pcb"),
+    Claim("C5-4", "PAL-T6", "Four-part labels help PCB (paper: +2.1 R1)", "rank1", "pcb_ps_g4", "pcb"),
     Claim("C6-a", "PAL-T7", "Head type (a), a bare 1x1 classifier, helps PCB (paper: +3.4 R1)", "rank1",
           "pcb_ps_head_a", "pcb"),
     Claim("C6-a-vs-c", "PAL-T7", "Type (a) is not worse than type (c) for PCB (paper: 77.4 vs 76.9 R1)", "rank1",
           "pcb_ps_head_a", "pcb_ps"),
+    Claim("C6-b", "PAL-T7", "Head type (b), conv3x3 + classifier, helps PCB (paper: +3.0 R1)", "rank1",
+          "pcb_ps_head_b", "pcb"),
+    Claim("C6-d", "PAL-T7", "Head type (d), two deconvs + classifier, helps PCB (paper: +2.7 R1)", "rank1",
+          "pcb_ps_head_d", "pcb"),
     Claim("C7-lambda0.1", "PAL-F12", "A small PS weight (lambda 0.1) still helps PCB", "rank1",
           "pcb_ps_lambda0.1", "pcb"),
     Claim("C7-lambda10", "PAL-F12", "PCB keeps its gain at lambda 10 (paper: +3.9 R1, +4.9 mAP)", "rank1",
           "pcb_ps_lambda10", "pcb"),
     Claim("C8-pcb", "PAL-F13", "PS improves single-stripe retrieval of PCB (mean Rank-1 over the 6 stripes)",
           "part_rank1_mean", "pcb_ps", "pcb"),
+    Claim("C9-noise0.5", "PAL-T8", "PS still helps GlobalPool with moderately degraded labels (noise 0.5)", MAP,
+          "globalpool_ps_noise0.5", "globalpool"),
+    Claim("C9-noise1", "PAL-T8", "PS still helps GlobalPool with strongly degraded labels (noise 1)", MAP,
+          "globalpool_ps_noise1", "globalpool"),
+    Claim("C9-exact", "PAL-T8", "Exact labels beat strongly degraded ones (the paper: differences between label "
+          "sources are small; expect a small gap or none)", MAP, "globalpool_ps", "globalpool_ps_noise1",
+          equivalence_margin=1.0),
     Claim("C10-pcb", "PAL-T9", "PS improves PCB's domain A -> B Rank-1 (paper MSMT17->Market: +3.5)", "xd_rank1",
           "pcb_ps", "pcb"),
     Claim("C10-gp", "PAL-T9", "PS improves GlobalPool's domain A -> B Rank-1", "xd_rank1", "globalpool_ps",
