@@ -1,4 +1,6 @@
 """Rank lists (PLR-F5, PAL-F15): junk removal, per-query AP, the case rule, and the record end to end."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -44,7 +46,7 @@ def test_ranklist_record_end_to_end(tmp_path, capsys):
     from test_engine import TEST_DATA, TEST_MODEL
 
     from partreid_core.cli import main
-    from partreid_core.experiments.ranklists import load_ranklist
+    from partreid_core.experiments.ranklists import compare_checkpoints, load_ranklist
     from partreid_core.reporting.figures import rank_list_figure
 
     recipe = tmp_path / "tiny.yaml"
@@ -66,3 +68,13 @@ def test_ranklist_record_end_to_end(tmp_path, capsys):
     assert (out / "config.json").is_file()
     fig = rank_list_figure(a, "seed 0", "seed 1")
     assert len(fig.axes) == 2 * 2 * (5 + 1)
+    # CGPN-F5: the same pair on a re-rendered test split (there: occlusion=0.9; this toy dataset has only a seed);
+    # the knob is part of the record
+    occ = compare_checkpoints(ckpts[0], ckpts[1], tmp_path / "ranklists" / "s0-vs-s1-seed5", k=5, cases=2,
+                              device="cpu", test_knobs={"seed": 5})
+    b = load_ranklist(occ)
+    assert not np.array_equal(a["query_images"], b["query_images"])
+    assert json.loads((occ / "config.json").read_text())["test_knobs"] == {"seed": 5}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        main(["ranklist", "--checkpoint", str(ckpts[0]), "--against", str(ckpts[1]), "--test-knob", "occlusion",
+              "--out", str(occ), "--device", "cpu"])

@@ -129,7 +129,14 @@ def _robustness(args) -> int:
 def _ranklist(args) -> int:
     from ..experiments.ranklists import compare_checkpoints
 
-    path = compare_checkpoints(args.checkpoint, args.against, args.out, k=args.k, cases=args.cases, device=args.device)
+    knobs = {}
+    for item in args.test_knob:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--test-knob wants KEY=VALUE (e.g. occlusion=0.9), got {item!r}")
+        knobs[key] = _parse_levels([value])[0]
+    path = compare_checkpoints(args.checkpoint, args.against, args.out, k=args.k, cases=args.cases, device=args.device,
+                               test_knobs=knobs)
     print("record:", path)
     return 0
 
@@ -202,6 +209,8 @@ def register(sub, group) -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--cases", type=int, default=3)
     p.add_argument("--out", required=True, help="record folder, e.g. results/ranklists/plr_osnet-vs-osnet")
+    p.add_argument("--test-knob", action="append", default=[], metavar="KEY=VALUE",
+                   help="re-render the test split with this dataset option, e.g. occlusion=0.9 (repeatable)")
     p.add_argument("--device")
     p.set_defaults(func=_ranklist)
 

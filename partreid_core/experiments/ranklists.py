@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import records
+from ..config import merge
 from .config import config_to_dict
 from .robustness import load_trained
 
@@ -31,11 +32,14 @@ def _thumbnails(images: torch.Tensor, scale: int) -> np.ndarray:
 
 
 def compare_checkpoints(checkpoint_a: str | Path, checkpoint_b: str | Path, out: str | Path, *, k: int = 10,
-                        cases: int = 3, thumbnail_scale: int = 2, device: str | None = None) -> Path:
+                        cases: int = 3, thumbnail_scale: int = 2, device: str | None = None,
+                        test_knobs: dict[str, float | str] | None = None) -> Path:
     """Rank lists of model A and model B on A's test split; returns the record folder.
 
     Each model is evaluated with its own run's settings (metric, flip); both must have been trained on
-    the same dataset with the same dataset options, or the comparison is refused.
+    the same dataset with the same dataset options, or the comparison is refused. ``test_knobs``
+    re-renders the test split with other dataset options (e.g. ``{"occlusion": 0.9}`` for CGPN-F5's
+    occluded queries); they are stored in the record.
     """
     from ..analysis.retrieval import choose_cases, per_query_ap, rank_lists
     from ..engine.trainer import amp_dtype_for, device_name, load_splits, resolve_device
@@ -49,6 +53,8 @@ def compare_checkpoints(checkpoint_a: str | Path, checkpoint_b: str | Path, out:
     if not same:
         raise ValueError(f"the two runs saw different test data: {cfg_a.data.dataset} {cfg_a.data.dataset_kwargs} "
                          f"{cfg_a.data.size} vs {cfg_b.data.dataset} {cfg_b.data.dataset_kwargs} {cfg_b.data.size}")
+    if test_knobs:
+        cfg_a = merge(cfg_a, {"data": {"dataset_kwargs": {**cfg_a.data.dataset_kwargs, **test_knobs}}})
     _, query, gallery = load_splits(cfg_a)
     ids = (query.pids, gallery.pids, query.camids, gallery.camids)
     arrays: dict[str, np.ndarray] = {}
@@ -74,6 +80,7 @@ def compare_checkpoints(checkpoint_a: str | Path, checkpoint_b: str | Path, out:
     meta = {"checkpoint_a": str(checkpoint_a), "checkpoint_b": str(checkpoint_b), "run_a": cfg_a.run_name,
             "run_b": cfg_b.run_name, "config_b": config_to_dict(cfg_b), "k": k, "cases": cases,
             "rule": "largest per-query AP gain of b over a, ties to the lower query index",
+            "test_knobs": dict(test_knobs or {}),
             "wall_time_s": time.time() - t0, **records.environment(device_name(dev))}
     records.write_config(path, config_to_dict(cfg_a), meta)
     np.savez_compressed(path / "ranklist.npz", **arrays)
