@@ -487,6 +487,23 @@ if arrays:
     plt.show()
 
 # %% [markdown]
+# ## CGPN-F5: top-4 retrieval lists of MGN and CGPN on occluded queries
+#
+# The paper shows CUHK03 queries where CGPN retrieves the right person and MGN does not. Ours: the seed-0 MGN and
+# CGPN of this chapter (same recipe), the test split re-rendered at occlusion 0.9, and the three queries where CGPN
+# gains most AP over MGN (the same case rule as PLR-F5 and PAL-F15; chosen by the gain, so they show where CGPN
+# helps, not how often). The record comes from `partreid ranklist --checkpoint checkpoints/cgpn/mgn-s0/last.pt
+# --against checkpoints/cgpn/cgpn-s0/last.pt --k 4 --test-knob occlusion=0.9
+# --out results/ranklists/cgpn-vs-mgn-occlusion0.9-s0`; the line under the figure counts all queries.
+
+# %%
+from partreid_core.reporting.figures import show_rank_list
+
+print(show_rank_list(Path(RESULTS) / "ranklists" / "cgpn-vs-mgn-occlusion0.9-s0", "MGN", "CGPN",
+                     "CGPN-F5: top-4 at occlusion 0.9, MGN (upper) vs CGPN (lower); green = same identity"))
+plt.show()
+
+# %% [markdown]
 # ## The other reading of the triplet placement (one seed)
 #
 # `cgpn_globaltriplet` puts the triplet loss on the 3 global features only (§3.2 paragraph 2, MGN's convention).
@@ -526,8 +543,6 @@ else:
 # %% [markdown]
 # ## Not run in this session
 #
-# * **CGPN-F5** (top-4 retrieval lists of CGPN and MGN on the same occluded queries): needs the trained models or a
-#   retrieval hook; checkpoints are not committed and no such hook ran. Pending a later (GPU) session.
 # * **CGPN-X3** (single-window retrieval vs window height, C8): needs a per-feature evaluation hook; pending.
 # * **CGPN-X4** (`min_frac`, MSE weight, `mse_detach_target` sweeps): outside the 30-run budget; pending.
 # * CGPN-1, CGPN-3 and MGN in the S-occluded condition, and CGPN-4b (plain GMP global): outside the budget.

@@ -35,7 +35,7 @@ ARTEFACTS: dict[str, str] = {
     "CGPN-F2": "reproduced",           # schematic + shape table from a dummy forward
     "CGPN-F3": "reproduced",           # coarse windows drawn from models.cgpn.windows
     "CGPN-F4": "reproduced",           # fine stripes, same routine
-    "CGPN-F5": "pending runs",         # top-4 lists need a retrieval hook on CGPN and MGN runs (not in this session)
+    "CGPN-F5": "reproduced",           # partreid ranklist, seed-0 MGN vs CGPN at occlusion 0.9 (needs p2_mgn)
     "CGPN-X1": "reproduced",           # occlusion / truncation curves (hook cgpn_knobs)
     "CGPN-X2": "reproduced",           # upper/lower focus of the global heads (hook cgpn_parts)
     "CGPN-X3": "pending runs",          # per-window retrieval needs a per-feature evaluation hook (not run)
