@@ -33,7 +33,7 @@
 # (`cpu` profile, `synth-s`, seeds 0–2). `partreid_core.experiments.comparison.METHODS` names those runs.
 # The methods therefore share the data, the budget in iterations (the cpu profile's 600 to 900) and the
 # evaluation. Each keeps its own optimiser, sampler and losses, as its paper prescribes. Some recipes had to change
-# to learn at all from scratch: the OSNet family, MPN, RMGL and CGPN. The chapter, the recipe file and the
+# to learn at all from scratch: the OSNet family, MPN, RMGL, CGPN and MGN. The chapter, the recipe file and the
 # recalibration section of {doc}`synthreid` say how.
 
 # %%
