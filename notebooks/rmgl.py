@@ -334,6 +334,19 @@ else:
     display(wide)
 
 # %% [markdown]
+# How much each model loses from tight boxes (0) to the worst boxes (0.9), ABP stripes, mean over seeds. RSA is
+# meant to buy robustness to misalignment; a flatter curve at a lower level and a steeper one at a higher level are
+# different trade-offs, and the two numbers below separate them.
+
+# %%
+if not mis.empty:
+    abp = mis[mis.stripes == "abp"].groupby(["variant", "level"]).mAP.mean().unstack()
+    if {0.0, 0.9} <= set(abp.columns):
+        lost = pd.DataFrame({"mAP @ 0": abp[0.0], "mAP @ 0.9": abp[0.9], "points lost": abp[0.0] - abp[0.9],
+                             "share lost (%)": 100 * (abp[0.0] - abp[0.9]) / abp[0.0]})
+        display(lost.round(1))
+
+# %% [markdown]
 # ## RMGL-X2 and RMGL-F5: do ABP's stripe boundaries follow the person?
 #
 # ABP (§2.6) lets every channel vote for the row of its spatial maximum and cuts the final map where the cumulative
