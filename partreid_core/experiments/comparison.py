@@ -57,6 +57,7 @@ METHODS: list[Method] = [
     Method("OSNet", "baseline", None, "plr_osnet-core", "osnet", "pal_osnet"),
     Method("PAL (GP+PS)", "method", "PAL", "pal-globalpool", "globalpool_ps", "pal_globalpool:globalpool_ps"),
     Method("PAL (PCB+PS)", "method", "PAL", "pal-pcb", "pcb_ps", "pal_pcb:pcb_ps"),
+    Method("PAL (MGN+PS)", "method", "PAL", "pal-mgn", "mgn_ps", "pal_mgn:mgn_ps"),
     Method("RMGL", "method", "RMGL", "rmgl-rp", "rmgl", "rmgl"),
     Method("CGPN", "method", "CGPN", "cgpn", "cgpn", "cgpn"),
     Method("MPN", "method", "MPN", "mpn-t1", "mpn", "mpn"),

@@ -164,6 +164,8 @@ ROBUSTNESS_CLAIMS: list[tuple[str, Claim]] = [
                            "drop", "PAL (PCB+PS)", "PCB", direction=-1, equivalence_margin=2.0)),
     ("occlusion", Claim("CGPN-occlusion", "CGPN-X1", "CGPN keeps more of its mAP under occlusion than PCB",
                         "drop", "CGPN", "PCB", direction=-1, equivalence_margin=2.0)),
+    ("occlusion", Claim("CGPN-occlusion-mgn", "CGPN-X1", "CGPN keeps more of its mAP under occlusion than MGN, the "
+                        "model its paper compares with", "drop", "CGPN", "MGN", direction=-1, equivalence_margin=2.0)),
     ("occlusion", Claim("MPN-occlusion", "MPN-X1", "MPN keeps more of its mAP under occlusion than PCB",
                         "drop", "MPN", "PCB", direction=-1, equivalence_margin=2.0)),
     ("domain", Claim("PAL-domain-gp", "PAL-T9", "PAL's PS head keeps more of GlobalPool's mAP across the "
@@ -171,6 +173,8 @@ ROBUSTNESS_CLAIMS: list[tuple[str, Claim]] = [
                      equivalence_margin=2.0)),
     ("domain", Claim("PAL-domain-pcb", "PAL-T9", "PAL's PS head keeps more of PCB's mAP across the domain shift",
                      "drop", "PAL (PCB+PS)", "PCB", direction=-1, equivalence_margin=2.0)),
+    ("domain", Claim("PAL-domain-mgn", "PAL-T9", "PAL's PS head keeps more of MGN's mAP across the domain shift",
+                     "drop", "PAL (MGN+PS)", "MGN", direction=-1, equivalence_margin=2.0)),
 ]
 
 
