@@ -725,15 +725,13 @@ Markdown("\n".join(lines))
 # %% [markdown]
 # ## What was not run, and why
 #
-# The chapter's budget is 30 cpu-profile runs (three seeds each). A run costs about 1.7 min for GP/PCB and about
-# 15 min for MGN on one loaded CPU core (see the engine-performance page). Spent: the GP and PCB pairs (12 runs) and
-# four PCB+PS ablations (λ 0.1, λ 10, foreground labels, head type (a); 12 runs). **The MGN pair**
-# (`p2_mgn.yaml`, 6 runs, about 1.5 core-hours) **has not run yet**, so C1-mgn, C4 (PAL-F10's Grad-CAM) and
-# C10-mgn stay untested and say so in the claims table. Not run either: the two- and four-part granularities
-# and head types (b), (d) (PAL-T6/T7), all MGN ablations and the MGN λ panel (PAL-F12b), λ 0.5, 2, 5, other backbones
-# (PAL-F7), harder or larger settings for PAL-T3/T5, the label-quality analogue (PAL-T8, needs a mask-corruption
-# option in the data pipeline). Sweep files for them can be added next to
-# `partreid_core/experiments/sweeps/pal/`.
+# A run costs about 1.7 min for GP/PCB and about 7 min for MGN on one CPU core here, two runs at a time (see the
+# engine-performance page). Run, three seeds each: the GP, PCB and MGN pairs (18 runs), eight PCB+PS ablations
+# (λ 0.1 and 10, foreground, two- and four-part labels, head types (a), (b) and (d); 24 runs) and GP+PS with
+# degraded labels at two levels (6 runs). Not run: the MGN rows of PAL-T6/T7 and the MGN panel of PAL-F12, λ 0.5,
+# 2 and 5, other backbones (PAL-F7), the harder and larger settings of PAL-T3/T5 (the latter needs the gpu
+# profile), and the third label source of C9 (labels predicted by a segmenter trained on another domain). Sweep
+# files for them can be added next to `partreid_core/experiments/sweeps/pal/`.
 #
 # ## Deviations and resolved ambiguities
 #
