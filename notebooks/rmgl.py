@@ -618,7 +618,8 @@ pd.DataFrame([
 #
 # **Experiment design.** The p1 pair keeps RSA and ABP in both arms, so it measures the RP path alone (the paper's
 # "+RP" row is without RSA and ABP). ABP vs uniform is a test-time switch of the same trained models, so it costs no
-# training runs. The p2 sweeps (RSA off / RE / RSA+RE / IP / res4 / only RP) are planned within the 30-run budget
-# and run in a later session; their claims read "not run yet" until then. Not planned: single-branch K grids
+# training runs. Of the p2 sweeps, RSA off (`rmgl-no-rsa`) and input partition (`ip`) have run
+# (`partreid sweep ... --only rmgl-no-rsa` / `--only ip`); RE, RSA+RE, the baseline without RSA, the res4 cut and
+# only RP have not, and their claims say so. Not planned: single-branch K grids
 # (RMGL-F8, F9 for K = 6), the 1+2+3 / 2+3+4 rows, RCJ / RC / RCRS, the margin and weight-decay sweeps, and the
 # real-data tables T1–T4 (GPU profile).
