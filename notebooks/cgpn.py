@@ -546,7 +546,7 @@ else:
 # * **CGPN-X3** (single-window retrieval vs window height, C8): needs a per-feature evaluation hook; pending.
 # * **CGPN-X4** (`min_frac`, MSE weight, `mse_detach_target` sweeps): outside the 30-run budget; pending.
 # * The S-occluded training condition (`p2_occluded.yaml`: CGPN, CGPN-2, CGPN-4 trained and tested at occlusion
-#   0.6, truncation 0.3), the one-seed triplet reading (`p2_triplet.yaml`) and CGPN-4b (plain GMP global): not run.
+#   0.6, truncation 0.3) and CGPN-4b (plain GMP global): not run.
 #
 # ## Deviations and resolved ambiguities
 #
