@@ -129,12 +129,13 @@ def _robustness(args) -> int:
 def _ranklist(args) -> int:
     from ..experiments.ranklists import compare_checkpoints
 
-    knobs = {}
-    for item in args.test_knob:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--test-knob wants KEY=VALUE (e.g. occlusion=0.9), got {item!r}")
-        knobs[key] = _parse_levels([value])[0]
+    from ..config import ConfigError
+    from ..experiments.config import parse_set
+
+    try:  # the same KEY=VALUE parser as --set: YAML scalars, so 0.9 is a float, 5 an int and B a name
+        knobs = parse_set(args.test_knob)
+    except ConfigError:
+        raise SystemExit(f"--test-knob wants KEY=VALUE (e.g. occlusion=0.9), got {args.test_knob!r}") from None
     path = compare_checkpoints(args.checkpoint, args.against, args.out, k=args.k, cases=args.cases, device=args.device,
                                test_knobs=knobs)
     print("record:", path)
