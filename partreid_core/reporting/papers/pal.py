@@ -21,7 +21,8 @@ from ..claims import Claim, judge
 PAPER = "PAL"
 EXPERIMENTS = ["pal-globalpool", "pal-pcb", "pal-mgn"]
 #: the chapter's sweep files, in priority order (p1 runs this session, p2 later or on a GPU)
-SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml", "p3_pcb.yaml", "p3_globalpool.yaml"]
+SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml", "p3_pcb.yaml", "p3_globalpool.yaml",
+               "p4_pcb_lambda.yaml"]
 #: the paper's AP convention (EANet / Market-1501 evaluation code): the trapezoid rule
 MAP = "mAP_trapezoid"
 
