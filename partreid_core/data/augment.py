@@ -48,6 +48,23 @@ class ErasingConfig:
 
 
 @dataclass
+class StyleConfig:
+    """Photometric style jitter on uint8 images: per-image brightness, contrast, saturation and
+    per-channel colour gains, each a factor drawn uniformly from ``[1 - x, 1 + x]``.
+
+    Used by the PAL-T8 analogue (claim C9) as the SPGAN stand-in: a segmenter trained on one
+    SynthReID domain with this jitter sees lighting and colour casts like the other domain's.
+    Geometry is untouched, so masks and keypoints need no change.
+    """
+
+    p: float = 0.0
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.5
+    channel_gain: float = 0.2
+
+
+@dataclass
 class RSAConfig:
     """RMGL's random shifting augmentation (rmgl.md §4; raw text §III-D).
 
@@ -104,6 +121,32 @@ def random_hflip(images, masks, keypoints, p: float, gen: torch.Generator):
         return images, masks, keypoints
     which = torch.rand(images.shape[0], generator=gen, device=images.device) < p
     return hflip(images, masks, keypoints, which)
+
+
+def random_style(images: torch.Tensor, cfg: StyleConfig, gen: torch.Generator) -> torch.Tensor:
+    """Jitter the style of each sample with probability ``cfg.p``: uint8 (N, 3, H, W) -> uint8 (N, 3, H, W).
+
+    Order: channel gains -> brightness -> contrast (about the image's mean grey) -> saturation (about
+    each pixel's grey); the result is rounded and clipped to [0, 255]. Unselected samples are unchanged.
+    """
+    if cfg.p <= 0:
+        return images
+    n, dev = images.shape[0], images.device
+
+    def factor(amount: float, *shape: int) -> torch.Tensor:
+        return _uniform(n * math.prod(shape), 1 - amount, 1 + amount, gen, dev).view(n, *shape)
+
+    apply = torch.rand(n, generator=gen, device=dev) < cfg.p
+    gains = factor(cfg.channel_gain, 3).view(n, 3, 1, 1)
+    bright, contrast, sat = (factor(a, 1).view(n, 1, 1, 1) for a in (cfg.brightness, cfg.contrast, cfg.saturation))
+    x = images.float() * gains * bright
+    grey_w = torch.tensor((0.299, 0.587, 0.114), device=dev).view(1, 3, 1, 1)
+    mean_grey = (x * grey_w).sum(1, keepdim=True).mean((2, 3), keepdim=True)
+    x = mean_grey + contrast * (x - mean_grey)
+    grey = (x * grey_w).sum(1, keepdim=True)
+    x = grey + sat * (x - grey)
+    out = x.round().clamp(0, 255).to(images.dtype)
+    return torch.where(apply.view(n, 1, 1, 1), out, images)
 
 
 def _gather_windows(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, h: int, w: int) -> torch.Tensor:

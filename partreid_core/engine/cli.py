@@ -142,6 +142,18 @@ def _ranklist(args) -> int:
     return 0
 
 
+def _segmenter_train(args) -> int:
+    from ..data.augment import StyleConfig
+    from ..experiments.segmenter import SegmenterTrainConfig, train_segmenter
+
+    cfg = SegmenterTrainConfig(name=args.name or (args.domain + ("-style" if args.style else "")), dataset=args.dataset,
+                               domain=args.domain, epochs=args.epochs, seed=args.seed,
+                               style=StyleConfig(p=0.8 if args.style else 0.0))
+    path = train_segmenter(cfg, out=args.out, checkpoints=args.checkpoints, device=args.device)
+    print("record:", path)
+    return 0
+
+
 def _bench_models(args) -> int:
     import torch
 
@@ -191,6 +203,20 @@ def register(sub, group) -> None:
     p.add_argument("--only", nargs="+", metavar="VARIANT", help="run only these variants of the grid")
     p.add_argument("--device")
     p.set_defaults(func=_sweep)
+
+    segmenter = group("segmenter", "the part segmenter that labels PAL's training images (PAL-T8 analogue, C9)")
+    p = segmenter.add_parser("train", help="train it on one SynthReID domain, score it on both; writes "
+                             "results/pal-segmenter/<name>/ and checkpoints/pal-segmenter/<name>/segmenter.pt")
+    p.add_argument("--name", help="record name (default: the domain, plus -style with --style)")
+    p.add_argument("--domain", default="B", help="the segmenter's training domain (default B; PAL runs train on A)")
+    p.add_argument("--style", action="store_true", help="photometric style jitter (the SPGAN stand-in)")
+    p.add_argument("--dataset", default="synth-s")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results")
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--device")
+    p.set_defaults(func=_segmenter_train)
 
     p = sub.add_parser("robustness", help="the comparison's robustness curves: every method's checkpoints "
                        "evaluated as one SynthReID knob grows (results/comparison-robustness/)")

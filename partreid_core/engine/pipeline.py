@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from ..data.augment import pad_crop, random_erasing, random_hflip, random_shift
+from ..data.augment import pad_crop, random_erasing, random_hflip, random_shift, random_style
 from ..data.sampler import PKSampler, RandomBatchSampler
 from ..data.transforms import normalize
 from ..data.types import Batch, SplitTensors
@@ -23,11 +23,12 @@ def build_sampler(cfg: DataConfig, labels: torch.Tensor):
 def augment(images: torch.Tensor, masks: torch.Tensor | None, keypoints: torch.Tensor | None, cfg: DataConfig,
             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """uint8 (N, 3, H, W) (+ masks (N, H, W), keypoints (N, 17, 3)) -> normalised float32 images and
-    the aligned side labels: flip -> pad-and-crop -> RSA -> normalise -> random erasing."""
+    the aligned side labels: flip -> pad-and-crop -> RSA -> style jitter -> normalise -> random erasing."""
     images, masks, keypoints = random_hflip(images, masks, keypoints, cfg.flip_p, gen)
     images, masks, keypoints = pad_crop(images, masks, keypoints, cfg.pad, gen)
     if cfg.rsa.p > 0:
         images, masks, keypoints = random_shift(images, masks, keypoints, cfg.rsa, gen)
+    images = random_style(images, cfg.style, gen)
     x = normalize(images)
     if cfg.erasing.p > 0:
         x, masks = random_erasing(x, masks, cfg.erasing, gen)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ..config import ConfigError, deep_update, from_dict, to_dict
-from ..data.augment import ErasingConfig, RSAConfig
+from ..data.augment import ErasingConfig, RSAConfig, StyleConfig
 
 PROFILES = ("smoke", "cpu", "gpu")
 
@@ -30,7 +30,7 @@ PROFILES = ("smoke", "cpu", "gpu")
 class DataConfig:
     """Dataset, input size, sampler and the batched augmentations (partreid_core.data.augment).
 
-    Augmentations run in this order: flip -> pad-and-crop -> RSA (uint8) -> normalise ->
+    Augmentations run in this order: flip -> pad-and-crop -> RSA -> style jitter (uint8) -> normalise ->
     random erasing (float), the order of the torchvision pipelines in the specs.
     """
 
@@ -49,6 +49,8 @@ class DataConfig:
     pad: int = 0
     rsa: RSAConfig = field(default_factory=RSAConfig)
     erasing: ErasingConfig = field(default_factory=ErasingConfig)
+    #: photometric style jitter (off in every paper recipe; the PAL-T8 analogue's segmenter uses it)
+    style: StyleConfig = field(default_factory=StyleConfig)
     #: load masks / keypoints when the dataset has them (models that ignore them are unaffected)
     use_masks: bool = True
     use_keypoints: bool = True

@@ -15,7 +15,8 @@ Registered models (one per base; the config is ``{"base": <base config>, "ps": P
 Every PAL ablation is a :class:`PSConfig` field: ``head_type`` a-d (PAL-T7), ``weight`` = lambda
 (PAL-F12; 0 gives the base model exactly: no head is run, no ``"ps"`` term), ``granularity``
 fg / 2 / 4 / 7 parts (PAL-T6, PAL-F11; the head predicts M = 2 / 3 / 5 / 8 classes), ``label_noise``
-(PAL-T8 analogue: training labels degraded like a poor segmenter's).
+(PAL-T8 analogue: training labels degraded like a poor segmenter's) and ``segmenter`` (PAL-T8 analogue:
+training labels predicted by a segmenter trained on another SynthReID domain, :mod:`.segmenter`).
 
 Head output resolution vs the base map (h, w) (§2.2): a, b -> (h, w); c -> (2h, 2w); d -> (4h, 4w).
 """
@@ -56,6 +57,11 @@ class PSConfig:
     #: Pseudo-label quality (PAL-T8 analogue, claim C9): the training labels degraded by
     #: :func:`~partreid_core.losses.segmentation.degrade_part_labels` at this level in [0, 1]; 0 = exact masks.
     label_noise: float = 0.0
+    #: Pseudo-label source (PAL-T8 analogue, claim C9 iii): a part-segmenter checkpoint written by
+    #: ``partreid segmenter train``; when set, the PS labels of each training batch are that frozen
+    #: segmenter's predictions on the (augmented) batch images instead of the dataset's masks.
+    #: Empty = the dataset's masks.
+    segmenter: str = ""
 
 
 class PartSegmentationHead(nn.Module):
@@ -118,6 +124,10 @@ class PartAwareModel(ReidModel):
                              "the PS head cannot know its input channels")
         self.ps_head = PartSegmentationHead(in_channels, self.num_part_classes, ps.head_type, ps.mid_channels)
         self.ps_loss = PartSegmentationLoss(ps.ignore_index, validate=False)  # remap_part_labels validates
+        # Loaded on first use and kept outside the module tree: the frozen label source is not part of
+        # the model (not in its state dict, parameter count or optimiser), and evaluating a checkpoint
+        # does not need the segmenter's file.
+        self.__dict__["_segmenter"] = None
 
     @staticmethod
     def _maps(out: ModelOutput) -> list[torch.Tensor]:
@@ -136,14 +146,28 @@ class PartAwareModel(ReidModel):
             out.aux["seg_logits" if k == 0 else f"seg_logits_{k}"] = self.ps_head(fmap)
         return out
 
+    def pseudo_labels(self, images: torch.Tensor) -> torch.Tensor:
+        """The configured segmenter's 8-class labels (N, H, W) int64 for normalised ``images`` (N, 3, H, W)."""
+        seg = self.__dict__["_segmenter"]
+        if seg is None:
+            from .segmenter import load_segmenter  # segmenter imports this module
+            seg = self.__dict__["_segmenter"] = load_segmenter(self.ps_cfg.segmenter)
+        if next(seg.parameters()).device != images.device:
+            seg.to(images.device)
+        return seg.predict(images)
+
     def compute_losses(self, out: ModelOutput, batch: Batch) -> dict[str, torch.Tensor]:
         losses = self.base.compute_losses(out, batch)
         if not self.ps_cfg.weight:
             return losses
-        if batch.masks is None:
+        if self.ps_cfg.segmenter:
+            masks = self.pseudo_labels(batch.images)
+        elif batch.masks is None:
             raise ValueError("PAL's PS loss needs part masks: Batch.masks is None (load the dataset with masks, "
-                             "or set ps.weight = 0)")
-        labels = remap_part_labels(batch.masks, self.ps_cfg.granularity, self.ps_cfg.ignore_index)
+                             "set ps.segmenter to a segmenter checkpoint, or set ps.weight = 0)")
+        else:
+            masks = batch.masks
+        labels = remap_part_labels(masks, self.ps_cfg.granularity, self.ps_cfg.ignore_index)
         if self.ps_cfg.label_noise:
             labels = degrade_part_labels(labels, self.num_part_classes, self.ps_cfg.label_noise,
                                          self.ps_cfg.ignore_index)
