@@ -421,12 +421,52 @@ pd.DataFrame(rows).set_index("row")
 # poor segmenter would (`PSConfig.label_noise`, `partreid_core.losses.segmentation.degrade_part_labels`):
 # blur-then-argmax with a random gain per class, so parts dilate, erode or vanish, and whole-part class flips.
 # It runs on GlobalPool, where PS helps most here (`p3_globalpool.yaml`), not on the spec's MGN+PS (8× the cost).
-# Not done: labels predicted by a segmenter trained on another SynthReID domain, the spec's third source.
+#
+# The spec's third source is the paper's own situation: labels *predicted* by a segmenter that never saw the ReID
+# domain. `partreid segmenter train` (`partreid_core/experiments/segmenter.py`) trains a small segmenter (a
+# width-0.25 ResNet-50 with PS head type (d), PAL's class-balanced loss, 8 epochs) on SynthReID **domain B** (other
+# backgrounds, warmer and darker light, higher cameras), once plain and once with photometric style jitter
+# (`data.augment.random_style`: brightness, contrast, saturation and colour gains), our stand-in for SPGAN's
+# restyling. The frozen segmenter then labels every (augmented) training batch of a GP+PS run on domain A
+# (`PSConfig.segmenter`, `p4_globalpool_segmenter.yaml`). First, how good those labels are, scored against the exact
+# masks on the images they label (domain A train split) and on held-out images of the segmenter's own domain:
+
+# %%
+segmenters = pal.segmenter_table(RESULTS)
+if segmenters.empty:
+    print("no segmenter records yet: partreid segmenter train --domain B [--style]")
+else:
+    display(segmenters.round(1))
+
+# %% [markdown]
+# PAL-F3 asks to show a pseudo-label segmenter's predictions beside the exact masks: domain-A training images, their
+# exact masks, and each segmenter's labels.
+
+# %%
+seg_examples = {name: load_analysis(RESULTS / "pal-segmenter" / name) for name in segmenters.index} \
+    if not segmenters.empty else {}
+if seg_examples:
+    first = next(iter(seg_examples.values()))
+    n_show = min(8, len(first["images_A"]))
+    rows_ = [("image", None), ("exact mask", first["masks_A"])] + [(f"segmenter {k}", v["pred_A"])
+                                                                  for k, v in seg_examples.items()]
+    fig, axes = plt.subplots(len(rows_), n_show, figsize=(1.1 * n_show, 2.0 * len(rows_)), squeeze=False)
+    for r, (label, maps) in enumerate(rows_):
+        for i in range(n_show):
+            ax = axes[r, i]
+            ax.imshow(to_hwc(first["images_A"][i]) if maps is None else colour(maps[i]), interpolation="nearest")
+            ax.set_xticks([]); ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=7)
+    fig.suptitle("PAL-F3 (with pseudo labels) / PAL-T8: domain-A images, exact masks, predicted labels", fontsize=8)
+    plt.tight_layout()
+    plt.show()
 
 # %%
 display(pd.DataFrame(pal.T8, index=["Rank-1", "Rank-5", "Rank-10", "mAP"]).T.rename_axis("PAL-T8 segmenter trained with"))
 T8_OURS = [("GP (no PS)", "globalpool"), ("GP+PS, exact masks", "globalpool_ps"),
-           ("GP+PS, label noise 0.5", "globalpool_ps_noise0.5"), ("GP+PS, label noise 1", "globalpool_ps_noise1")]
+           ("GP+PS, label noise 0.5", "globalpool_ps_noise0.5"), ("GP+PS, label noise 1", "globalpool_ps_noise1"),
+           ("GP+PS, segmenter B's labels", "globalpool_ps_segB"),
+           ("GP+PS, segmenter B-style's labels", "globalpool_ps_segB_style")]
 print(setting_line([v for _, v in T8_OURS]))
 pd.DataFrame([{"labels": lab, "Rank-1": mean_std(v, "rank1"), "mAP (trapezoid)": mean_std(v, MAP),
                "PS-head mIoU vs exact masks": mean_std(v, "seg_miou") if v != "globalpool" else "no PS head",
@@ -575,30 +615,41 @@ if part_rows:
 # ## PAL-F12: the PS loss weight λ
 #
 # The paper sweeps λ ∈ {0, 0.1, 0.5, 1, 2, 5, 10}: PCB+PS peaks at 5 and keeps +3.9 Rank-1 at 10, MGN+PS peaks at
-# 2 and loses almost all its gain at 10. We ran PCB+PS at λ = 0 (PCB), 0.1, 1 and 10; the plot shows the gain over
-# λ = 0 (ours: mean ± std of the per-seed differences; paper: the points known from the text).
+# 2 and loses almost all its gain at 10. We ran PCB+PS at every λ of the sweep (`p1_pcb`, `p2_pcb`, `p4_pcb_lambda`;
+# λ = 0 is PCB); the plot shows the gain over λ = 0 (ours: mean ± std of the per-seed differences; paper: the points
+# known from the text). MGN+PS (`p5_mgn_lambda`, about 7 min a run here) ran at λ = 10 with three seeds, for claim
+# C7's "MGN loses its gain at 10", and at the other λ with seed 0 only, so those points have no error bar.
 
 # %%
 LAMBDAS = [0, 0.1, 0.5, 1, 2, 5, 10]
-OURS_LAMBDA = {0: "pcb", 0.1: "pcb_ps_lambda0.1", 1: "pcb_ps", 10: "pcb_ps_lambda10"}
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+OURS_LAMBDA = {
+    "pcb": {0: "pcb", 0.1: "pcb_ps_lambda0.1", 0.5: "pcb_ps_lambda0.5", 1: "pcb_ps", 2: "pcb_ps_lambda2",
+            5: "pcb_ps_lambda5", 10: "pcb_ps_lambda10"},
+    "mgn": {0: "mgn", 0.1: "mgn_ps_lambda0.1", 0.5: "mgn_ps_lambda0.5", 1: "mgn_ps", 2: "mgn_ps_lambda2",
+            5: "mgn_ps_lambda5", 10: "mgn_ps_lambda10"},
+}
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
 for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (trapezoid)", 1)]):
-    xs, ms, ss = [], [], []
-    for lam, v in OURS_LAMBDA.items():
-        d = paired_delta(v, "pcb", col) if lam else pd.Series([0.0, 0.0])
-        if len(d):
-            xs.append(LAMBDAS.index(lam)); ms.append(d.mean()); ss.append(d.std(ddof=1) if len(d) > 1 else 0)
-    if xs:
-        ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=f"PCB+PS ours ({DATASET})")
     for model, mk in [("pcb", "s"), ("mgn", "^")]:
+        xs, ms, ss, ns = [], [], [], []
+        for lam, v in OURS_LAMBDA[model].items():
+            d = paired_delta(v, model, col) if lam else pd.Series([0.0, 0.0])
+            if len(d):
+                xs.append(LAMBDAS.index(lam)); ms.append(d.mean()); ss.append(d.std(ddof=1) if len(d) > 1 else 0)
+                ns.append(len(d) if lam else None)
+        if xs:
+            ax.errorbar(xs, ms, yerr=ss, marker=mk, capsize=3, label=f"{model.upper()}+PS ours ({DATASET})")
+            for x, m, n in zip(xs, ms, ns):
+                if n == 1:  # one seed: no error bar, so say so on the point
+                    ax.annotate("1 seed", (x, m), fontsize=6, xytext=(3, 3), textcoords="offset points")
         known = pal.F12_KNOWN[model]
-        ax.plot([LAMBDAS.index(l) for l in known], [v[k] - known[0.0][k] for v in known.values()], mk + "--",
-                alpha=0.6, label=f"{model.upper()}+PS paper (MSMT17)")
+        ax.plot([LAMBDAS.index(l) for l in known], [v[k] - known[0.0][k] for v in known.values()], mk + ":",
+                alpha=0.5, label=f"{model.upper()}+PS paper (MSMT17)")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xticks(range(len(LAMBDAS)), LAMBDAS)
     ax.set_xlabel("λ")
     ax.set_ylabel(label)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6)
 fig.suptitle("PAL-F12: gain over λ = 0")
 plt.tight_layout()
 plt.show()
@@ -726,12 +777,12 @@ Markdown("\n".join(lines))
 # ## What was not run, and why
 #
 # A run costs about 1.7 min for GP/PCB and about 7 min for MGN on one CPU core here, two runs at a time (see the
-# engine-performance page). Run, three seeds each: the GP, PCB and MGN pairs (18 runs), eight PCB+PS ablations
-# (λ 0.1 and 10, foreground, two- and four-part labels, head types (a), (b) and (d); 24 runs) and GP+PS with
-# degraded labels at two levels (6 runs). Not run: the MGN rows of PAL-T6/T7 and the MGN panel of PAL-F12, λ 0.5,
-# 2 and 5, other backbones (PAL-F7), the harder and larger settings of PAL-T3/T5 (the latter needs the gpu
-# profile), and the third label source of C9 (labels predicted by a segmenter trained on another domain). Sweep
-# files for them can be added next to `partreid_core/experiments/sweeps/pal/`.
+# engine-performance page). Run, three seeds each: the GP, PCB and MGN pairs (18 runs), eleven PCB+PS ablations
+# (λ 0.1, 0.5, 2, 5 and 10, foreground, two- and four-part labels, head types (a), (b) and (d); 33 runs), GP+PS with
+# degraded labels at two levels and with two segmenters' predicted labels (12 runs, plus the two segmenters).
+# Not run: the MGN rows of PAL-T6/T7, seeds 1 and 2 of the MGN panel of PAL-F12 below λ = 10, other backbones
+# (PAL-F7), and the harder and
+# larger settings of PAL-T3/T5 (the latter needs the gpu profile). Sweep files for them can be added next to `partreid_core/experiments/sweeps/pal/`.
 #
 # ## Deviations and resolved ambiguities
 #
@@ -747,8 +798,12 @@ Markdown("\n".join(lines))
 #
 # **Labels.** SynthReID's exact 8-class masks (PAL's label order: background, head, torso, upper arm, lower arm incl.
 # hand, upper leg, lower leg, foot) replace the DANet / COCO-DensePose / SPGAN pseudo labels, so the chapter tests
-# PAL with perfect labels; the labels are resized to the head's output with nearest neighbour (§9 #7), there is no
-# ignore region, and classes absent from a batch drop out of the class average (§3.5).
+# PAL with perfect labels except in the PAL-T8 analogue; the labels are resized to the head's output with nearest
+# neighbour (§9 #7), there is no ignore region, and classes absent from a batch drop out of the class average (§3.5).
+# The analogue's segmenter labels each *augmented* training batch on the fly (PAL labels the original images once,
+# offline); with flip as the only augmentation of the GP recipe the two differ only where the segmenter is not
+# flip-equivariant. Its style jitter is photometric only: domain B's other backgrounds are not restyled, so it is a
+# weaker stand-in for SPGAN, which restyles whole images.
 #
 # **Model choices** (spec §9 and the model files' docstrings):
 # - PS head type (c) (deconv 3×3 stride 2 → BN → ReLU → 1×1 classifier), 256 middle channels at every backbone

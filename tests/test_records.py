@@ -122,6 +122,15 @@ def test_sweep_only_runs_the_named_variants_and_rejects_unknown_ones(tmp_path):
         run_sweep(sw, out=tmp_path / "r", train_fn=lambda cfg, **kw: None, only=["nofilp"])
 
 
+def test_sweep_seeds_runs_a_subset_of_the_grid_seeds(tmp_path):
+    sw = load_sweep(_sweep_file(tmp_path))
+    calls = []
+    run_sweep(sw, out=tmp_path / "r", train_fn=lambda cfg, **kw: calls.append(cfg.run_name), seeds=[1])
+    assert calls == ["flip-s1", "noflip-s1"]
+    with pytest.raises(ConfigError, match=r"seed\(s\) \[5\] are not in the grid; its seeds: \[0, 1\]"):
+        run_sweep(sw, out=tmp_path / "r", train_fn=lambda cfg, **kw: None, seeds=[5])
+
+
 @pytest.mark.heavy
 def test_sweep_with_two_worker_processes(tmp_path):
     f = tmp_path / "par.yaml"

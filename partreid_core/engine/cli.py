@@ -95,7 +95,7 @@ def _sweep(args) -> int:
     from ..experiments.sweep import load_sweep, run_sweep
 
     statuses = run_sweep([load_sweep(f) for f in args.file], out=args.out, dry_run=args.dry_run,
-                         device=args.device, workers=args.workers, only=args.only)
+                         device=args.device, workers=args.workers, only=args.only, seeds=args.seeds)
     for s in statuses:
         print(f"{s['status']:8s} {s['path']}")
     return 1 if any(s["status"].startswith("failed") for s in statuses) else 0
@@ -201,6 +201,7 @@ def register(sub, group) -> None:
     p.add_argument("--out", default="results")
     p.add_argument("--dry-run", action="store_true", help="list the runs and whether they exist")
     p.add_argument("--only", nargs="+", metavar="VARIANT", help="run only these variants of the grid")
+    p.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="run only these of the grid's seeds")
     p.add_argument("--device")
     p.set_defaults(func=_sweep)
 

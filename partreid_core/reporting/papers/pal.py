@@ -22,7 +22,7 @@ PAPER = "PAL"
 EXPERIMENTS = ["pal-globalpool", "pal-pcb", "pal-mgn"]
 #: the chapter's sweep files, in priority order (p1 runs this session, p2 later or on a GPU)
 SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml", "p3_pcb.yaml", "p3_globalpool.yaml",
-               "p4_pcb_lambda.yaml", "p4_globalpool_segmenter.yaml"]
+               "p4_pcb_lambda.yaml", "p4_globalpool_segmenter.yaml", "p5_mgn_lambda.yaml"]
 #: the paper's AP convention (EANet / Market-1501 evaluation code): the trapezoid rule
 MAP = "mAP_trapezoid"
 
@@ -47,7 +47,7 @@ ARTEFACTS: dict[str, str] = {
     "PAL-F9": "reproduced",        # part_similarity hook on PCB / PCB+PS
     "PAL-F10": "reproduced",       # pal_grad_cam hook on MGN / MGN+PS (p2_mgn)
     "PAL-F11": "reproduced",       # the four granularities of one synthetic mask
-    "PAL-F12": "reproduced",       # PCB+PS at every lambda of the sweep (p1, p2, p4); the MGN panel pending
+    "PAL-F12": "reproduced",       # PCB+PS at every lambda (p1, p2, p4); MGN+PS at 10 (3 seeds), the rest 1 seed (p5)
     "PAL-F13": "reproduced",       # pal_single_part hook (PCB stripes, MGN's 8 features)
     "PAL-F14": "reproduced",       # pal_segmentation hook
     "PAL-F15": "reproduced",       # partreid ranklist on the seed-0 pcb / pcb_ps checkpoints
@@ -158,6 +158,8 @@ CLAIMS: list[Claim] = [
     Claim("C7-lambda2", "PAL-F12", "PCB gains at lambda 2 (middle range)", "rank1", "pcb_ps_lambda2", "pcb"),
     Claim("C7-lambda5", "PAL-F12", "PCB gains at lambda 5 (middle range; the paper's PCB peaks here)", "rank1",
           "pcb_ps_lambda5", "pcb"),
+    Claim("C7-mgn-lambda10", "PAL-F12", "MGN+PS loses its gain at lambda 10 (paper MSMT17: 80.3 vs 84.0 R1 at "
+          "lambda 1, back to plain MGN's 80.1)", "rank1", "mgn_ps_lambda10", "mgn_ps", direction=-1),
     Claim("C8-pcb", "PAL-F13", "PS improves single-stripe retrieval of PCB (mean Rank-1 over the 6 stripes)",
           "part_rank1_mean", "pcb_ps", "pcb"),
     Claim("C9-noise0.5", "PAL-T8", "PS still helps GlobalPool with moderately degraded labels (noise 0.5)", MAP,
