@@ -781,8 +781,8 @@ Markdown("\n".join(lines))
 # (λ 0.1, 0.5, 2, 5 and 10, foreground, two- and four-part labels, head types (a), (b) and (d); 33 runs), GP+PS with
 # degraded labels at two levels and with two segmenters' predicted labels (12 runs, plus the two segmenters).
 # Not run: the MGN rows of PAL-T6/T7, seeds 1 and 2 of the MGN panel of PAL-F12 below λ = 10, other backbones
-# (PAL-F7), and the harder and
-# larger settings of PAL-T3/T5 (the latter needs the gpu profile). Sweep files for them can be added next to `partreid_core/experiments/sweeps/pal/`.
+# (PAL-F7), and the harder and larger settings of PAL-T3/T5 (the latter needs the gpu profile). Sweep files for
+# them can be added next to `partreid_core/experiments/sweeps/pal/`.
 #
 # ## Deviations and resolved ambiguities
 #
