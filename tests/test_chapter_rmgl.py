@@ -45,7 +45,7 @@ def test_sweeps_load_and_plan_within_budget():
         experiments.add(sw.experiment)
         for _, cfg in runs:
             assert cfg.model == "rmgl" and cfg.profile == "cpu" and cfg.data.dataset == "synth-s"
-            assert set(cfg.analysis) == {"rmgl_receptive_rows", "rmgl_misalignment"}
+            assert set(cfg.analysis) == {"rmgl_receptive_rows", "rmgl_misalignment", "rmgl_response_maps"}
             for h in cfg.analysis:
                 HOOKS.get(h)  # registered
         if f.name.startswith("p1_"):
@@ -56,7 +56,7 @@ def test_sweeps_load_and_plan_within_budget():
     # variant names are unique across the chapter (claims refer to them without the experiment)
     names = [v for f in files for v in load_sweep(f).variants]
     assert len(names) == len(set(names))
-    claim_variants = {re.sub(r"(\+(abp|uniform)@.*|:(orig|rp))$", "", v) for c in paper.CLAIMS
+    claim_variants = {re.sub(r"(\+(abp|uniform)@.*|:(orig|rp|O-\d|RP-\d))$", "", v) for c in paper.CLAIMS
                       for v in (c.treatment, c.baseline)}
     assert claim_variants <= set(names)
 
@@ -204,3 +204,53 @@ def test_hooks_on_a_smoke_trained_model(tmp_path, monkeypatch):
     # the native level is the run's own test split: the ABP number equals the run's metrics.json
     metrics = json.loads((run / "metrics.json").read_text())
     assert a["rmgl_misalignment/mAP_abp"][0] == pytest.approx(metrics["mAP"], abs=1e-3)
+
+
+def test_response_concentration_by_hand():
+    flat = torch.ones(1, 4, 2)
+    one_row = torch.zeros(1, 4, 2)
+    one_row[0, 1] = 3.0
+    assert hooks.response_concentration(flat)["row_entropy"].item() == pytest.approx(1.0)
+    assert hooks.response_concentration(one_row)["row_entropy"].item() == pytest.approx(0.0, abs=1e-6)
+    fg = torch.zeros(1, 4, 2)
+    fg[0, :2] = 1.0                                             # the person fills the top half
+    assert hooks.response_concentration(flat, fg)["fg_mass"].item() == pytest.approx(0.5)
+    assert hooks.response_concentration(one_row, fg)["fg_mass"].item() == pytest.approx(1.0)
+
+
+def test_response_maps_hook_added_to_a_finished_run_by_partreid_analyze(tmp_path):
+    """RMGL-F4 on a trained checkpoint, after the fact: arrays merged into the record, provenance noted."""
+    from partreid_core.engine.trainer import checkpoint_path, train
+    from partreid_core.experiments.config import resolve_config
+    from partreid_core.experiments.posthoc import analyze_checkpoint
+    from partreid_core.experiments.records import load_analysis
+
+    cfg = resolve_config("rmgl", "smoke", {"experiment": "t", "run": "resp",
+                                          "model_overrides": {"backbone": {"width": 0.125}},
+                                          "train": {"epochs": 1, "iters_per_epoch": 2},
+                                          "analysis": ["part_similarity"]})
+    train(cfg, out=tmp_path)
+    run = tmp_path / "t" / "resp"
+    before = load_analysis(run)
+    path = analyze_checkpoint(checkpoint_path(cfg), ["rmgl_response_maps"], out=tmp_path, device="cpu")
+    assert path == run
+    a = load_analysis(run)
+    assert {k for k in before} <= set(a)                         # the run's own arrays are kept
+    assert list(a["rmgl_response_maps/names"]) == ["O-2", "O-3", "RP-2", "RP-3"]
+    n = min(hooks.RESPONSE_EXAMPLES, a["rmgl_response_maps/images"].shape[0])
+    for name in a["rmgl_response_maps/names"]:
+        m = a[f"rmgl_response_maps/maps/{name}"].astype(float)
+        assert m.shape[0] == n and m.min() >= 0 and m.max() <= 1
+        ent = a[f"rmgl_response_maps/row_entropy/{name}"]
+        assert ((ent >= 0) & (ent <= 1 + 1e-6)).all()
+        assert ((a[f"rmgl_response_maps/fg_mass/{name}"] >= 0) & (a[f"rmgl_response_maps/fg_mass/{name}"] <= 1)).all()
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["post_hoc_analysis"][-1]["hooks"] == ["rmgl_response_maps"] and meta["post_hoc_analysis"][-1]["git_commit"]
+    from partreid_core.experiments.records import load_records
+
+    table = paper.response_table(load_records(tmp_path, "t"))
+    assert list(table["map"]) == ["O-2", "O-3", "RP-2", "RP-3"] and table.response_row_entropy.notna().all()
+    with pytest.raises(KeyError):
+        analyze_checkpoint(checkpoint_path(cfg), ["no_such_hook"], out=tmp_path, device="cpu")
+    with pytest.raises(FileNotFoundError, match="no complete run record"):
+        analyze_checkpoint(checkpoint_path(cfg), ["rmgl_response_maps"], out=tmp_path / "elsewhere", device="cpu")

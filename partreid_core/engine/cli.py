@@ -142,6 +142,14 @@ def _ranklist(args) -> int:
     return 0
 
 
+def _analyze(args) -> int:
+    from ..experiments.posthoc import analyze_checkpoint
+
+    for ckpt in args.checkpoint:
+        print("record:", analyze_checkpoint(ckpt, args.hooks, out=args.out, device=args.device))
+    return 0
+
+
 def _segmenter_train(args) -> int:
     from ..data.augment import StyleConfig
     from ..experiments.segmenter import SegmenterTrainConfig, train_segmenter
@@ -204,6 +212,14 @@ def register(sub, group) -> None:
     p.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="run only these of the grid's seeds")
     p.add_argument("--device")
     p.set_defaults(func=_sweep)
+
+    p = sub.add_parser("analyze", help="run analysis hooks on trained checkpoints and add their arrays to the runs' "
+                       "records (analysis.npz; config.json notes it), without retraining")
+    p.add_argument("checkpoint", nargs="+", help="last.pt files written by partreid train / sweep")
+    p.add_argument("--hooks", nargs="+", required=True, help="hook names (partreid_core.engine.hooks.HOOKS)")
+    p.add_argument("--out", default="results", help="the results folder the runs wrote to")
+    p.add_argument("--device")
+    p.set_defaults(func=_analyze)
 
     segmenter = group("segmenter", "the part segmenter that labels PAL's training images (PAL-T8 analogue, C9)")
     p = segmenter.add_parser("train", help="train it on one SynthReID domain, score it on both; writes "

@@ -9,6 +9,7 @@ them small: the whole file should stay within a few MB). Register one with::
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -52,26 +53,34 @@ def run_hooks(names: list[str], ctx: AnalysisContext) -> dict[str, np.ndarray]:
     return out
 
 
-@torch.no_grad()
-def training_outputs(model: torch.nn.Module, split: SplitTensors, device: torch.device, batch_size: int = 128,
-                     limit: int | None = None):
-    """Train-mode forward outputs (``ModelOutput``) for a split, with BN in eval mode (running stats),
-    yielded batch by batch; for analyses that need ``aux`` tensors such as ``part_features``."""
+@contextmanager
+def bn_eval_forward(model: torch.nn.Module):
+    """Within the block the model gives its training-mode forward (``ModelOutput`` with ``aux``) while every
+    BN and dropout layer is in eval mode: running statistics are used and nothing is updated."""
     was = model.training
     model.train()
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or isinstance(m, torch.nn.Dropout):
             m.eval()
-    n = len(split) if limit is None else min(limit, len(split))
     try:
+        yield model
+    finally:
+        model.train(was)
+
+
+@torch.no_grad()
+def training_outputs(model: torch.nn.Module, split: SplitTensors, device: torch.device, batch_size: int = 128,
+                     limit: int | None = None):
+    """Train-mode forward outputs (``ModelOutput``) for a split, with BN in eval mode (running stats),
+    yielded batch by batch; for analyses that need ``aux`` tensors such as ``part_features``."""
+    n = len(split) if limit is None else min(limit, len(split))
+    with bn_eval_forward(model):
         for s in range(0, n, batch_size):
             idx = torch.arange(s, min(n, s + batch_size))
             images = normalize(split.images[idx].to(device))
             masks = None if split.masks is None else split.masks[idx].to(device).long()
             kps = None if split.keypoints is None else split.keypoints[idx].to(device)
             yield model(images, masks=masks, keypoints=kps)
-    finally:
-        model.train(was)
 
 
 @register_hook("part_similarity")

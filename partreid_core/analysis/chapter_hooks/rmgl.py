@@ -248,3 +248,84 @@ def rmgl_misalignment(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     if bounds:
         out["map_height"] = np.asarray([map_h])
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# RMGL-F4: response maps of the original and receptive paths
+# ------------------------------------------------------------------------------------------------
+#: query images whose response maps are kept for the figure / scored for the concentration proxies
+RESPONSE_EXAMPLES, RESPONSE_IMAGES = 6, 64
+
+
+def response_maps(model: RMGL, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Channel-mean response of the final maps, per local branch and path: ``{"O-2": (N, h, w), "RP-2": ...}``.
+
+    ``images`` are normalised (N, 3, H, W). The model runs its training-mode forward (for the maps in
+    ``aux``) with every BN and dropout in eval mode, so nothing is updated. RP maps are the shards
+    re-assembled along height, as the model returns them (rmgl.md RMGL-F4).
+    """
+    from ...engine.hooks import bn_eval_forward
+
+    with torch.no_grad(), bn_eval_forward(model):
+        out = model(images)
+    maps, rp_maps = list(out.aux["feature_maps"]), list(out.aux["rp_feature_maps"])
+    res: dict[str, torch.Tensor] = {}
+    for k in model.stripes:
+        o = maps.pop(0) if model._has_orig(k) else None
+        r = rp_maps.pop(0) if model._has_rp(k) else None
+        if k > 1:
+            if o is not None:
+                res[f"O-{k}"] = o.float().mean(1)
+            if r is not None:
+                res[f"RP-{k}"] = r.float().mean(1)
+    return res
+
+
+def response_concentration(resp: torch.Tensor, fg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Concentration proxies of responses (N, h, w) (rmgl.md RMGL-F4, "quantitative proxy").
+
+    ``row_entropy``: entropy of the row marginal of the (non-negative) response over log(h), in [0, 1]
+    (lower = more concentrated in height); ``fg_mass``: share of the response on the person, ``fg``
+    being (N, h, w) foreground fractions of each map cell (absent without masks).
+    """
+    r = resp.clamp_min(0)
+    rows = r.sum(2)
+    p = rows / rows.sum(1, keepdim=True).clamp_min(1e-12)
+    ent = -(p * p.clamp_min(1e-12).log()).sum(1) / math.log(r.shape[1])
+    out = {"row_entropy": ent}
+    if fg is not None:
+        out["fg_mass"] = (r * fg).sum((1, 2)) / r.sum((1, 2)).clamp_min(1e-12)
+    return out
+
+
+@register_hook("rmgl_response_maps")
+def rmgl_response_maps(ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """RMGL-F4: response maps O-K / RP-K on the first query images and their concentration proxies.
+
+    Returns ``names`` (M,) map names, per name ``maps/<name>`` (n, h, w) float16 min-max normalised per map
+    for the first ``RESPONSE_EXAMPLES`` query images (an RP map's height is the sum of its shards' heights,
+    which can differ from the original map's), ``images`` (n, 3, H, W) uint8, and per name
+    ``row_entropy/<name>`` and ``fg_mass/<name>`` (N,) over the first ``RESPONSE_IMAGES`` query images
+    (fg_mass only with part masks). Non-RMGL models return nothing.
+    """
+    model = ctx.model
+    if not isinstance(model, RMGL):
+        return {}
+    n = min(RESPONSE_IMAGES, len(ctx.query))
+    images = normalize(ctx.query.images[:n].to(ctx.device))
+    resp = response_maps(model, images)
+    if not resp:
+        return {}
+    names = sorted(resp, key=lambda s: (s.split("-")[0] != "O", int(s.split("-")[1])))
+    out: dict[str, np.ndarray] = {"names": np.asarray(names), "images": ctx.query.images[:RESPONSE_EXAMPLES].numpy()}
+    for k in names:
+        ex = resp[k][:RESPONSE_EXAMPLES]
+        lo, hi = ex.amin((1, 2), keepdim=True), ex.amax((1, 2), keepdim=True)
+        out[f"maps/{k}"] = ((ex - lo) / (hi - lo).clamp_min(1e-12)).cpu().numpy().astype(np.float16)
+        fg = None
+        if ctx.query.masks is not None:
+            m = (ctx.query.masks[:n].to(ctx.device) != 0) & (ctx.query.masks[:n].to(ctx.device) != 255)
+            fg = torch.nn.functional.adaptive_avg_pool2d(m[:, None].float(), resp[k].shape[-2:])[:, 0]
+        for stat, v in response_concentration(resp[k], fg).items():
+            out[f"{stat}/{k}"] = v.cpu().numpy().astype(np.float32)
+    return out

@@ -16,7 +16,10 @@ are judged on, under derived variant names (test-time switches of one trained mo
   misalignment ``level`` with ABP / uniform original-path stripes (``rmgl_misalignment``);
 * ``"<variant>:orig"`` / ``"<variant>:rp"``: the run's stripe features of the original path (output
   partition) / the receptive path, with ``grad_in_stripe`` = the share of a stripe feature's input
-  gradient that falls inside its own nominal stripe rows, averaged over stripes (``rmgl_receptive_rows``).
+  gradient that falls inside its own nominal stripe rows, averaged over stripes (``rmgl_receptive_rows``);
+* ``"<variant>:O-2"``, ``":O-3"``, ``":RP-2"``, ``":RP-3"``: the run's response maps (RMGL-F4,
+  ``rmgl_response_maps``), with ``response_row_entropy`` (normalised entropy of the row marginal of the
+  channel-mean response; lower = more concentrated) and ``response_fg_mass`` (its share on the person).
 
 Retrieval claims use ``mAP`` (non-interpolated): the paper does not say which AP it computes and has no
 public code, and the book compares such papers in the most common convention (evaluation-protocol chapter).
@@ -47,7 +50,7 @@ ARTEFACTS: dict[str, str] = {
     "RMGL-F1": "reproduced",        # gradient support of IP / OP / RP stripe features
     "RMGL-F2": "reproduced",        # tensor-shape table from a forward pass
     "RMGL-F3": "reproduced",        # receptive intervals, DERIVED vs measured
-    "RMGL-F4": "pending runs",       # response maps: no hook saved them this session
+    "RMGL-F4": "reproduced",        # rmgl_response_maps hook (partreid analyze on the p1 checkpoints)
     "RMGL-F5": "reproduced",        # ABP boundaries vs the person's true offset
     "RMGL-F6": "reproduced",        # RSA examples from the library's transform
     "RMGL-F7": "pending runs",       # RSA parameter sweeps
@@ -99,6 +102,8 @@ CLAIMS: list[Claim] = [
     Claim("S3-only-rp", "RMGL-T5", "The dual path beats only RP", "mAP", "rmgl", "only-rp", +1, 0.5),
     Claim("S3-only-rp-bl", "RMGL-T5", "Only RP still beats the output-partition baseline", "mAP",
           "only-rp", "op-baseline", +1, 0.5),
+    Claim("F4-granularity", "RMGL-F4", "Higher granularity concentrates the response on local parts (row entropy "
+          "of O-3 below O-2's)", "response_row_entropy", "rmgl:O-3", "rmgl:O-2", -1, 0.005),
     Claim("S9-ip", "RMGL-F9", "Receptive partition (cut after res_conv2c) beats input partition", "mAP",
           "rmgl", "ip", +1, 0.5),
 ]
@@ -179,9 +184,25 @@ def locality_table(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["variant", "seed", "path", "grad_in_stripe"])
 
 
+def response_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Per run and response map (O-2, O-3, RP-2, RP-3): mean ``response_row_entropy`` / ``response_fg_mass``
+    over the scored query images, from the ``rmgl_response_maps`` hook (RMGL-F4)."""
+    rows = []
+    for rec in records.itertuples():
+        a = _analysis(rec.path)
+        for name in a.get("rmgl_response_maps/names", []):
+            row = {"variant": rec.variant, "seed": rec.seed, "map": str(name)}
+            for stat in ("row_entropy", "fg_mass"):
+                key = f"rmgl_response_maps/{stat}/{name}"
+                row[f"response_{stat}"] = float(np.mean(a[key])) if key in a else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["variant", "seed", "map", "response_row_entropy", "response_fg_mass"])
+
+
 def tidy_values(records: pd.DataFrame) -> pd.DataFrame:
     """The table the claims are judged on: one row per run, plus the hook-derived rows (module docstring)."""
-    cols = ["variant", "seed", "rank1", "mAP", "mAP_trapezoid", "mINP", "grad_in_stripe"]
+    cols = ["variant", "seed", "rank1", "mAP", "mAP_trapezoid", "mINP", "grad_in_stripe", "response_row_entropy",
+            "response_fg_mass"]
     if records.empty:
         return pd.DataFrame(columns=cols)
     base = records[[c for c in cols if c in records.columns]].copy()
@@ -192,7 +213,10 @@ def tidy_values(records: pd.DataFrame) -> pd.DataFrame:
     loc = locality_table(records)
     if not loc.empty:
         loc = loc.assign(variant=loc.variant + ":" + loc.path).drop(columns=["path"])
-    out = pd.concat([base, mis, loc], ignore_index=True)
+    resp = response_table(records)
+    if not resp.empty:
+        resp = resp.assign(variant=resp.variant + ":" + resp.map).drop(columns=["map"])
+    out = pd.concat([frame for frame in (base, mis, loc, resp) if not frame.empty], ignore_index=True)
     return out.reindex(columns=cols)
 
 
