@@ -110,6 +110,9 @@ def _fake_run(root: Path, experiment: str, variant: str, seed: int, mAP: float, 
         "rmgl_receptive_rows/orig_rows": orig, "rmgl_receptive_rows/orig_names": np.asarray(["K2[0]/orig/s0",
                                                                                             "K2[0]/orig/s1"]),
         "rmgl_receptive_rows/rp_rows": rp, "rmgl_receptive_rows/rp_names": np.asarray(["K2[0]/rp/s0", "K2[0]/rp/s1"]),
+        "rmgl_response_maps/names": np.asarray(["O-2", "O-3"]),
+        "rmgl_response_maps/row_entropy/O-2": np.full(4, 0.99 + seed * 1e-3, dtype=np.float32),
+        "rmgl_response_maps/row_entropy/O-3": np.full(4, 0.95 + seed * 1e-3, dtype=np.float32),
     })
 
 
@@ -122,6 +125,7 @@ def test_claims_table_on_fake_records(tmp_path):
     assert table.loc["S6-abp-rmgl", "verdict"] == "confirmed"    # ABP +2 at the native level
     assert table.loc["S6-abp-bl", "verdict"] == "not confirmed"  # ABP ~ 0: inside the equivalence margin
     assert table.loc["S1-locality", "verdict"] == "confirmed"    # RP 1.0 vs OP 0.5 inside the stripe
+    assert table.loc["F4-granularity", "verdict"] == "confirmed"  # O-3's row entropy 0.04 below O-2's
     assert table.loc["S4-rsa", "verdict"] == "inconclusive"
     assert table.loc["S4-rsa", "observed"] == "no records (rmgl-no-rsa)"
     mis = paper.misalignment_table(paper.load(tmp_path))

@@ -18,8 +18,8 @@ are judged on, under derived variant names (test-time switches of one trained mo
   partition) / the receptive path, with ``grad_in_stripe`` = the share of a stripe feature's input
   gradient that falls inside its own nominal stripe rows, averaged over stripes (``rmgl_receptive_rows``);
 * ``"<variant>:O-2"``, ``":O-3"``, ``":RP-2"``, ``":RP-3"``: the run's response maps (RMGL-F4,
-  ``rmgl_response_maps``), with ``response_row_entropy`` (normalised entropy of the row marginal of the
-  channel-mean response; lower = more concentrated) and ``response_fg_mass`` (its share on the person).
+  ``rmgl_response_maps``), with ``response_row_entropy`` (entropy of the row marginal of the channel-mean
+  response in % of its maximum; lower = more concentrated) and ``response_fg_mass`` (% of it on the person).
 
 Retrieval claims use ``mAP`` (non-interpolated): the paper does not say which AP it computes and has no
 public code, and the book compares such papers in the most common convention (evaluation-protocol chapter).
@@ -103,7 +103,7 @@ CLAIMS: list[Claim] = [
     Claim("S3-only-rp-bl", "RMGL-T5", "Only RP still beats the output-partition baseline", "mAP",
           "only-rp", "op-baseline", +1, 0.5),
     Claim("F4-granularity", "RMGL-F4", "Higher granularity concentrates the response on local parts (row entropy "
-          "of O-3 below O-2's)", "response_row_entropy", "rmgl:O-3", "rmgl:O-2", -1, 0.005),
+          "of O-3 below O-2's)", "response_row_entropy", "rmgl:O-3", "rmgl:O-2", -1, 0.5),
     Claim("S9-ip", "RMGL-F9", "Receptive partition (cut after res_conv2c) beats input partition", "mAP",
           "rmgl", "ip", +1, 0.5),
 ]
@@ -185,8 +185,8 @@ def locality_table(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def response_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Per run and response map (O-2, O-3, RP-2, RP-3): mean ``response_row_entropy`` / ``response_fg_mass``
-    over the scored query images, from the ``rmgl_response_maps`` hook (RMGL-F4)."""
+    """Per run and response map (O-2, O-3, RP-2, RP-3): mean ``response_row_entropy`` (% of the maximum,
+    log h) / ``response_fg_mass`` (%) over the scored query images, from the ``rmgl_response_maps`` hook (RMGL-F4)."""
     rows = []
     for rec in records.itertuples():
         a = _analysis(rec.path)
@@ -194,7 +194,7 @@ def response_table(records: pd.DataFrame) -> pd.DataFrame:
             row = {"variant": rec.variant, "seed": rec.seed, "map": str(name)}
             for stat in ("row_entropy", "fg_mass"):
                 key = f"rmgl_response_maps/{stat}/{name}"
-                row[f"response_{stat}"] = float(np.mean(a[key])) if key in a else np.nan
+                row[f"response_{stat}"] = 100 * float(np.mean(a[key])) if key in a else np.nan
             rows.append(row)
     return pd.DataFrame(rows, columns=["variant", "seed", "map", "response_row_entropy", "response_fg_mass"])
 
@@ -215,7 +215,7 @@ def tidy_values(records: pd.DataFrame) -> pd.DataFrame:
         loc = loc.assign(variant=loc.variant + ":" + loc.path).drop(columns=["path"])
     resp = response_table(records)
     if not resp.empty:
-        resp = resp.assign(variant=resp.variant + ":" + resp.map).drop(columns=["map"])
+        resp = resp.assign(variant=resp["variant"] + ":" + resp["map"]).drop(columns=["map"])
     out = pd.concat([frame for frame in (base, mis, loc, resp) if not frame.empty], ignore_index=True)
     return out.reindex(columns=cols)
 
