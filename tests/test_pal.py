@@ -288,3 +288,27 @@ def test_label_noise_reaches_the_ps_loss_only():
     assert torch.equal(lc["id"], ln["id"]) and not torch.allclose(lc["ps"], ln["ps"])
     with pytest.raises(ValueError, match="label_noise must be in"):
         build("pcb_ps", {"label_noise": -0.1})
+
+
+def test_label_noise_class_flips_follow_the_per_image_rule():
+    """The batched flips equal the rule written per image: with probability noise * max_flip_rate, the
+    floor(u * k)-th of the image's k present foreground classes becomes the floor(v * (M - 2))-th other one."""
+    for seed, m in [(0, 3), (1, 5), (2, 8), (3, 8)]:
+        g = torch.Generator().manual_seed(seed)
+        lab = torch.randint(0, m, (12, 16, 8), generator=g)
+        lab[seed] = 0                                     # an image without foreground is left alone
+        out = degrade_part_labels(lab, m, 1.0, max_radius_frac=0.0, max_scale=0.0,
+                                  generator=torch.Generator().manual_seed(seed))
+        draw = torch.Generator().manual_seed(seed)
+        torch.empty(12, m).uniform_(0, 0, generator=draw)  # the class gains' draw
+        flip = torch.rand(12, generator=draw) < 0.5
+        pick, to = torch.rand(12, generator=draw), torch.rand(12, generator=draw)
+        expected = lab.clone()
+        for i in range(12):
+            present = [c for c in lab[i].unique().tolist() if c != 0]
+            if flip[i] and present:
+                src = present[int(pick[i] * len(present))]
+                others = [c for c in range(1, m) if c != src]
+                expected[i][lab[i] == src] = others[int(to[i] * len(others))]
+        assert torch.equal(out, expected), seed
+        assert not torch.equal(out, lab)

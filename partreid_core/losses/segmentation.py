@@ -92,14 +92,17 @@ def degrade_part_labels(labels: torch.Tensor, num_classes: int, noise: float, ig
     out = (onehot * gain.exp().to(dev)[:, :, None, None]).argmax(1)
     if num_classes > 2:
         flip = torch.rand(n, generator=generator) < noise * max_flip_rate
-        pick, to = torch.rand(n, generator=generator), torch.rand(n, generator=generator)
-        for i in torch.nonzero(flip).flatten().tolist():
-            present = [c for c in out[i].unique().tolist() if c != 0]
-            if not present:
-                continue
-            src = present[int(pick[i] * len(present))]
-            others = [c for c in range(1, num_classes) if c != src]
-            out[i][out[i] == src] = others[int(to[i] * len(others))]
+        pick, to = torch.rand(n, generator=generator).to(dev), torch.rand(n, generator=generator).to(dev)
+        # per image, batched: src = the floor(pick * k)-th of its k present foreground classes (ascending),
+        # dst = the floor(to * (M - 2))-th of the other foreground classes
+        present = F.one_hot(out, num_classes).flatten(1, 2).any(1)[:, 1:]          # (n, M - 1)
+        k = present.sum(1)
+        nth = (pick * k).long()
+        src = 1 + (present.long().cumsum(1) <= nth[:, None]).sum(1)
+        idx = (to * (num_classes - 2)).long()
+        dst = torch.where(1 + idx < src, 1 + idx, 2 + idx)
+        apply = (flip.to(dev) & (k > 0))[:, None, None] & (out == src[:, None, None])
+        out = torch.where(apply, dst[:, None, None], out)
     return torch.where(ignored, labels, out)
 
 
