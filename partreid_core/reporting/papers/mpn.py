@@ -75,6 +75,8 @@ CLAIMS: list[Claim] = [
     # MPN-X2 / C6: prior quality
     Claim("C6-coarse", "MPN-X2", "even a badly degraded prior (noise 1) beats no prior (MT Only)", AP, "noise1",
           "mt_only"),
+    Claim("C6-coarse-0.5", "MPN-X2", "a moderately degraded prior (noise 0.5) beats no prior (MT Only)", AP,
+          "noise0p5", "mt_only"),
     Claim("C6-better", "MPN-X2", "the exact prior beats the degraded one (MPN° vs noise 1)", AP, "mpn_noca",
           "noise1"),
     # MPN-X4 / C7: part tasks attend to distinct body strips
