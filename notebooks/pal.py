@@ -29,8 +29,10 @@
 #
 # **What this chapter tests.** On SynthReID (exact 8-class part masks replace DANet's pseudo labels), from scratch,
 # at 128×64, with the cpu profile: GP, PCB and MGN each with and without the PS head (PAL-F6), the part-feature
-# similarity of PCB (PAL-F9), Grad-CAM of MGN vs MGN+PS scored against the masks (PAL-F10), a PCB λ sweep (PAL-F12),
-# foreground vs 7-part labels (PAL-T6), head type (a) vs (c) (PAL-T7), domain A → B generalisation (PAL-T9),
+# similarity of PCB (PAL-F9), Grad-CAM of MGN vs MGN+PS scored against the masks (PAL-F10), the λ sweep over
+# {0, 0.1, 0.5, 1, 2, 5, 10} for PCB+PS and its MGN+PS panel (PAL-F12), foreground / 2 / 4 / 7-part labels
+# (PAL-T6) and head types (a)–(d) (PAL-T7) on PCB, three sources of part labels (exact, degraded on purpose, and
+# predicted by a segmenter trained on another domain; PAL-T8 analogue), domain A → B generalisation (PAL-T9),
 # single-part retrieval (PAL-F13) and how well the PS head segments (PAL-F14). Everything a figure needs was
 # computed at the end of each training run by the chapter's analysis hooks; the book never trains.
 
