@@ -434,7 +434,7 @@ pd.DataFrame(rows).set_index("row")
 # masks on the images they label (domain A train split) and on held-out images of the segmenter's own domain:
 
 # %%
-segmenters = pal.segmenter_table(RESULTS)
+segmenters = pal.segmenter_table(RESULTS_DIR)
 if segmenters.empty:
     print("no segmenter records yet: partreid segmenter train --domain B [--style]")
 else:
@@ -445,7 +445,7 @@ else:
 # exact masks, and each segmenter's labels.
 
 # %%
-seg_examples = {name: load_analysis(RESULTS / "pal-segmenter" / name) for name in segmenters.index} \
+seg_examples = {name: load_analysis(RESULTS_DIR / "pal-segmenter" / name) for name in segmenters.index} \
     if not segmenters.empty else {}
 if seg_examples:
     first = next(iter(seg_examples.values()))
@@ -630,9 +630,10 @@ OURS_LAMBDA = {
     "mgn": {0: "mgn", 0.1: "mgn_ps_lambda0.1", 0.5: "mgn_ps_lambda0.5", 1: "mgn_ps", 2: "mgn_ps_lambda2",
             5: "mgn_ps_lambda5", 10: "mgn_ps_lambda10"},
 }
+F12_FLOOR = -15  # points below it (a collapsed run) are drawn at the floor with their value written beside them
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
 for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (trapezoid)", 1)]):
-    for model, mk in [("pcb", "s"), ("mgn", "^")]:
+    for model, mk, colour in [("pcb", "s", "tab:blue"), ("mgn", "^", "tab:green")]:
         xs, ms, ss, ns = [], [], [], []
         for lam, v in OURS_LAMBDA[model].items():
             d = paired_delta(v, model, col) if lam else pd.Series([0.0, 0.0])
@@ -640,14 +641,19 @@ for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (tr
                 xs.append(LAMBDAS.index(lam)); ms.append(d.mean()); ss.append(d.std(ddof=1) if len(d) > 1 else 0)
                 ns.append(len(d) if lam else None)
         if xs:
-            ax.errorbar(xs, ms, yerr=ss, marker=mk, capsize=3, label=f"{model.upper()}+PS ours ({DATASET})")
+            shown = [max(m, F12_FLOOR) for m in ms]
+            ax.errorbar(xs, shown, yerr=[sd if m > F12_FLOOR else 0 for m, sd in zip(ms, ss)], marker=mk,
+                        capsize=3, color=colour, label=f"{model.upper()}+PS ours ({DATASET})")
             for x, m, n in zip(xs, ms, ns):
-                if n == 1:  # one seed: no error bar, so say so on the point
-                    ax.annotate("1 seed", (x, m), fontsize=6, xytext=(3, 3), textcoords="offset points")
+                notes = ([f"{m:+.0f} ± {ss[xs.index(x)]:.0f} ↓"] if m < F12_FLOOR else []) + (["1 seed"] if n == 1 else [])
+                if notes:  # off the scale, or one seed (no error bar): say so on the point
+                    ax.annotate(", ".join(notes), (x, max(m, F12_FLOOR)), fontsize=6, xytext=(3, 3),
+                                textcoords="offset points", color=colour)
         known = pal.F12_KNOWN[model]
         ax.plot([LAMBDAS.index(l) for l in known], [v[k] - known[0.0][k] for v in known.values()], mk + ":",
-                alpha=0.5, label=f"{model.upper()}+PS paper (MSMT17)")
+                color=colour, alpha=0.45, label=f"{model.upper()}+PS paper (MSMT17)")
     ax.axhline(0, color="k", lw=0.6)
+    ax.set_ylim(F12_FLOOR - 2, None)
     ax.set_xticks(range(len(LAMBDAS)), LAMBDAS)
     ax.set_xlabel("λ")
     ax.set_ylabel(label)
