@@ -12,6 +12,7 @@ from torch import nn
 
 from ...registry import Registry
 from .resnet import ResNet, resnet50, set_block_stride, undo_zero_init
+from .torchvision_nets import densenet121, mobilenet_v2
 from .weights import load_imagenet_weights
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
@@ -45,6 +46,18 @@ class BackboneConfig:
 def _build_resnet50(cfg: BackboneConfig) -> ResNet:
     """ResNet-50 (torchvision parameter names), optional width multiplier and last stride."""
     return resnet50(width=cfg.width, last_stride=cfg.last_stride, pretrained=cfg.pretrained)
+
+
+@BACKBONES.register("mobilenet_v2")
+def _build_mobilenet_v2(cfg: BackboneConfig) -> nn.Module:
+    """MobileNetV2 (torchvision names), width multiplier, last stride 1 or 2 (PAL-F7)."""
+    return mobilenet_v2(width=cfg.width, last_stride=cfg.last_stride, pretrained=cfg.pretrained)
+
+
+@BACKBONES.register("densenet121")
+def _build_densenet121(cfg: BackboneConfig) -> nn.Module:
+    """DenseNet-121 (torchvision names), growth rate and stem scaled by width, last stride 1 or 2 (PAL-F7)."""
+    return densenet121(width=cfg.width, last_stride=cfg.last_stride, pretrained=cfg.pretrained)
 
 
 def build_backbone(cfg: BackboneConfig) -> nn.Module:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -18,6 +19,8 @@ KNOWN_FILES: dict[str, tuple[str, ...]] = {
     "osnet_x0_75": ("osnet_x0_75_imagenet.pth",),
     "osnet_x0_5": ("osnet_x0_5_imagenet.pth",),
     "osnet_x0_25": ("osnet_x0_25_imagenet.pth",),
+    "mobilenet_v2": ("mobilenet_v2-b0353104.pth", "mobilenet_v2-7ebf99e0.pth"),
+    "densenet121": ("densenet121-a639ec97.pth",),
 }
 
 
@@ -30,8 +33,10 @@ def candidate_paths(arch: str) -> list[Path]:
     return [d / f for d in dirs for f in KNOWN_FILES.get(arch, (f"{arch}.pth",))]
 
 
-def load_imagenet_weights(model: nn.Module, arch: str, path: str | None = None) -> nn.Module:
-    """Load ImageNet weights into ``model`` (classifier keys ``fc.*``/``classifier.*`` dropped).
+def load_imagenet_weights(model: nn.Module, arch: str, path: str | None = None,
+                          key_map: Callable[[dict], dict] | None = None) -> nn.Module:
+    """Load ImageNet weights into ``model`` (classifier keys ``fc.*``/``classifier.*`` dropped);
+    ``key_map`` renames the file's keys first (e.g. old DenseNet files' ``norm.1`` -> ``norm1``).
 
     Raises:
         FileNotFoundError: no file found; the message lists the expected paths.
@@ -53,6 +58,8 @@ def load_imagenet_weights(model: nn.Module, arch: str, path: str | None = None) 
         state = state["state_dict"]
     # strip DataParallel's prefix first, so a checkpoint that still carries its head drops it too
     state = {k.removeprefix("module."): v for k, v in state.items()}
+    if key_map is not None:
+        state = key_map(state)
     state = {k: v for k, v in state.items() if not k.startswith(("fc.", "classifier."))}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith(("fc.", "classifier."))]:

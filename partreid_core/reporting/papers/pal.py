@@ -22,7 +22,8 @@ PAPER = "PAL"
 EXPERIMENTS = ["pal-globalpool", "pal-pcb", "pal-mgn"]
 #: the chapter's sweep files, in priority order (p1 runs this session, p2 later or on a GPU)
 SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml", "p3_pcb.yaml", "p3_globalpool.yaml",
-               "p4_pcb_lambda.yaml", "p4_globalpool_segmenter.yaml", "p5_mgn_lambda.yaml"]
+               "p4_pcb_lambda.yaml", "p4_globalpool_segmenter.yaml", "p4_backbones.yaml",
+               "p5_mgn_lambda.yaml"]
 #: the paper's AP convention (EANet / Market-1501 evaluation code): the trapezoid rule
 MAP = "mAP_trapezoid"
 
@@ -42,7 +43,7 @@ ARTEFACTS: dict[str, str] = {
     "PAL-F4": "reproduced",        # GP+PS module table, 512-d test feature
     "PAL-F5": "reproduced",        # PCB+PS module table, 1536-d test feature
     "PAL-F6": "reproduced",        # GP, PCB (p1) and MGN (p2) with and without PS
-    "PAL-F7": "pending runs",       # GlobalPool on >= 3 backbones: beyond the 30-run budget
+    "PAL-F7": "reproduced",        # GlobalPool +- PS on ResNet-50 (p1), MobileNetV2, DenseNet-121, OSNet (p4)
     "PAL-F8": "reproduced",        # MGN+PS module table, 2048-d test feature, shared head
     "PAL-F9": "reproduced",        # part_similarity hook on PCB / PCB+PS
     "PAL-F10": "reproduced",       # pal_grad_cam hook on MGN / MGN+PS (p2_mgn)
@@ -128,6 +129,12 @@ CLAIMS: list[Claim] = [
     Claim("C1-pcb-mAP", "PAL-F6", "PS raises PCB's mAP (paper: +1.3 to +3.7)", MAP, "pcb_ps", "pcb"),
     Claim("C1-mgn-R1", "PAL-F6", "PS raises MGN's Rank-1 (paper: +0.7 to +3.9)", "rank1", "mgn_ps", "mgn"),
     Claim("C1-mgn-mAP", "PAL-F6", "PS raises MGN's mAP (paper: +1.6 to +6.2)", MAP, "mgn_ps", "mgn"),
+    Claim("C2-mobilenet", "PAL-F7", "PS helps GlobalPool on MobileNetV2 (paper: +1.4 R1, +1.7 mAP)", MAP,
+          "globalpool_ps_mobilenet_v2", "globalpool_mobilenet_v2"),
+    Claim("C2-densenet", "PAL-F7", "PS helps GlobalPool on DenseNet-121 (paper: +2.4 R1, +3.2 mAP)", MAP,
+          "globalpool_ps_densenet121", "globalpool_densenet121"),
+    Claim("C2-osnet", "PAL-F7", "PS helps GlobalPool on OSNet (paper: +2.5 R1, +3.7 mAP)", MAP,
+          "globalpool_ps_osnet", "globalpool_osnet"),
     Claim("C3-pcb", "PAL-F9", "PS lowers the mean off-diagonal cosine similarity of PCB's stripe features "
           "(paper: 0.862 -> 0.819)", "mean_off_diagonal", "pcb_ps", "pcb", direction=-1, equivalence_margin=0.01),
     Claim("C4-coverage", "PAL-F10", "PS spreads MGN's Grad-CAM over more body parts (coverage, parts with "
