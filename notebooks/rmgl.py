@@ -674,13 +674,41 @@ else:
             + ". The paper's RMGL† beats PAP+PS† on every transfer (by 0.2 to 3.2 mAP)."))
 
 # %% [markdown]
+# ### RMGL-F9: where to cut (the 2+3-stripe dual-path model)
+#
+# The paper varies the RP cut from the image (IP) through res2–res5 to the final map (OP, i.e. no RP path) for
+# single-branch models with K = 2, 3, 6 stripes, and finds an intermediate cut best for K = 2 and 3. Ours varies the
+# cut of the full 2+3-stripe model (A20's dual path, RSA on, ABP at test): IP (`ip`), res3 (the default, `rmgl`),
+# res4 (`rp-res4`), and OP (`op-baseline`, the same network without the RP path). res2, res5 and the
+# single-branch K grid are not run.
+
+# %%
+F9_CUTS = [("IP", "ip"), ("res3", "rmgl"), ("res4", "rp-res4"), ("OP", "op-baseline")]
+f9 = [(cut, records[records.variant == v]) for cut, v in F9_CUTS] if len(records) else []
+f9 = [(cut, r) for cut, r in f9 if len(r)]
+if len(f9) < 2:
+    print("RMGL-F9: not enough records yet (partreid sweep partreid_core/experiments/sweeps/rmgl/p2_partition.yaml)")
+else:
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for ax, col in zip(axes, ["rank1", "mAP"]):
+        xs = [c for c, _ in f9]
+        ax.errorbar(range(len(xs)), [r[col].mean() for _, r in f9],
+                    yerr=[r[col].std(ddof=1) if len(r) > 1 else 0 for _, r in f9], marker="o", capsize=3,
+                    label="2+3-stripe dual path (ours)")
+        ax.set_xticks(range(len(xs)), xs)
+        ax.set_xlabel("cut position")
+        ax.set_ylabel(f"{col} (%)")
+        ax.legend(fontsize=7)
+    fig.suptitle("RMGL-F9 (ours): accuracy vs cut position, " + ", ".join(f"{c} n={len(r)}" for c, r in f9), fontsize=8)
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
 # ### Figures not reproduced in this session
 #
-# - **RMGL-F7** (RSA parameters p_c, r_c^min, r_w^min): 3 × ~8 values × 3 seeds is beyond the 30-run budget.
+# - **RMGL-F7** (RSA parameters p_c, r_c^min, r_w^min): 3 × ~8 values × 3 seeds is beyond the budget.
 #   Paper trend: flat for p_c 0.3–0.6, worse at p_c = 1; r_c^min ≈ 0.7 best.
 # - **RMGL-F8** (partition number n ∈ {2, 3, 4, 6}): paper: n = 2 best on Market/CUHK03, 3 on Duke/MSMT17. Not run.
-# - **RMGL-F9** (cut position IP, res2–res5, OP × K ∈ {2, 3, 6}): p2 runs IP, res3, res4 and OP for the 2+3 model
-#   only (`p2_partition.yaml` + p1); the single-branch K grid is not run. Paper: intermediate cut best for K = 2, 3.
 # - **RMGL-F10** (triplet margin) and **RMGL-F11** (weight decay): not run; paper: margin 0.4–0.6 best, soft worst;
 #   weight decay 1e-3 best on Market/CUHK03, 2e-3 bad.
 

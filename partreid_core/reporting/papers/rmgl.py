@@ -57,7 +57,7 @@ ARTEFACTS: dict[str, str] = {
     "RMGL-F6": "reproduced",        # RSA examples from the library's transform
     "RMGL-F7": "pending runs",       # RSA parameter sweeps
     "RMGL-F8": "pending runs",       # partition number sweep
-    "RMGL-F9": "pending runs",       # cut-position sweep (IP / res4 / only-RP in p2)
+    "RMGL-F9": "reproduced",        # cut position IP / res3 / res4 / OP of the 2+3 dual path (p1, p2); no K grid
     "RMGL-F10": "pending runs",      # triplet margin sweep
     "RMGL-F11": "pending runs",      # weight decay sweep
     "RMGL-X1": "reproduced",
@@ -112,6 +112,8 @@ CLAIMS: list[Claim] = [
           "only-rp", "op-baseline", +1, 0.5),
     Claim("F4-granularity", "RMGL-F4", "Higher granularity concentrates the response on local parts (row entropy "
           "of O-3 below O-2's)", "response_row_entropy", "rmgl:O-3", "rmgl:O-2", -1, 0.5),
+    Claim("S9-res4", "RMGL-F9", "Cutting after res_conv2c (res3, the default) beats cutting one stage later (res4)",
+          "mAP", "rmgl", "rp-res4", +1, 0.5),
     Claim("S9-ip", "RMGL-F9", "Receptive partition (cut after res_conv2c) beats input partition", "mAP",
           "rmgl", "ip", +1, 0.5),
 ]
