@@ -511,15 +511,16 @@ rows = []
 for (group, augm), (variant, paper_row) in T6_OURS.items():
     v = records[records.variant == variant] if len(records) else records
     none = records[records.variant == T6_OURS[(group, "none")][0]] if len(records) else records
+    paper_d = f"{T6.loc[paper_row, 'Market mAP'] - PAPER_BL_MAP:+.1f}" if paper_row else ""
     if len(v) == 0:
-        rows.append({"group": group, "augmentation": augm, "mAP": "not run", "seeds": 0})
+        rows.append({"group": group, "augmentation": augm, "seeds": 0, "mAP": "not run", "ΔmAP paper (Market)": paper_d})
         continue
     d = (v.set_index("seed").mAP - none.set_index("seed").mAP).dropna() if augm != "none" else pd.Series(dtype=float)
     rows.append({"group": group, "augmentation": augm, "seeds": len(v),
                  "mAP": f"{v.mAP.mean():.1f} ± {v.mAP.std(ddof=1):.1f}", "R1": f"{v.rank1.mean():.1f}",
                  "ΔmAP ours": f"{d.mean():+.1f} ± {d.std(ddof=1):.1f}" if len(d) > 1 else "",
-                 "ΔmAP paper (Market)": f"{T6.loc[paper_row, 'Market mAP'] - PAPER_BL_MAP:+.1f}" if paper_row else ""})
-display(pd.DataFrame(rows).set_index(["group", "augmentation"]))
+                 "ΔmAP paper (Market)": paper_d})
+display(pd.DataFrame(rows).set_index(["group", "augmentation"]).fillna(""))
 aug = records[records.variant.isin([v for v, _ in T6_OURS.values()])] if len(records) else records
 if len(aug):
     print("ours (every model tested with ABP stripes, the model default; mAP non-interpolated): " + provenance(aug))
