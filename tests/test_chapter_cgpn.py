@@ -42,7 +42,8 @@ def test_sweeps_plan_within_budget():
         total += len(runs)
         for variant, cfg in runs:
             assert cfg.data.dataset == "synth-s" and cfg.model_overrides["backbone"]["width"] == 0.25
-            assert set(cfg.analysis) == {"cgpn_knobs", "cgpn_parts"} and all(h in HOOKS for h in cfg.analysis)
+            assert {"cgpn_knobs", "cgpn_parts"} <= set(cfg.analysis) <= {"cgpn_knobs", "cgpn_parts", "cgpn_single_window"}
+            assert all(h in HOOKS for h in cfg.analysis)
             model_config(cfg.model, cfg.model_overrides)  # every variant's model config is valid
             names.add((sw.experiment, cfg.run_name))
             if name.startswith("p1_"):
@@ -128,7 +129,10 @@ def _fake_run(root, experiment, variant, seed, m_ap, split, cam=0.1):
     records.write_analysis(path, {
         "cgpn_knobs/levels": lv, "cgpn_knobs/occlusion_mAP": np.float32(m_ap) - 10 * lv,
         "cgpn_knobs/truncation_mAP": np.float32(m_ap) - 20 * lv,
-        "cgpn_parts/peak_composition": peak, "cgpn_parts/cam_part_mass": np.full((3, 8, 8), cam, np.float32)})
+        "cgpn_parts/peak_composition": peak, "cgpn_parts/cam_part_mass": np.full((3, 8, 8), cam, np.float32),
+        "cgpn_single_window/height_frac": np.array([1.0, 0.5, 0.25], np.float32),
+        "cgpn_single_window/holistic_mAP": np.array([60.0, 50.0, 40.0], np.float32),
+        "cgpn_single_window/occluded_mAP": np.array([30.0, 25.0, 40.0 * (1 - split)], np.float32)})
     records.write_metrics(path, {"rank1": m_ap + 10, "mAP": m_ap, "mAP_trapezoid": m_ap - 1})
 
 
@@ -140,6 +144,9 @@ def test_claims_table_on_fake_records(tmp_path):
     runs = chapter.run_table(tmp_path)
     assert len(runs) == 9
     assert runs.loc[runs["variant"] == "cgpn", "trunc90_mAP"].mean() == pytest.approx(60.0 + 0.1 / 3 - 18.0, abs=1e-4)
+    # X3: the two local features lose 50% and 100 * split % of their mAP; the global one is left out
+    cg = runs[runs["variant"] == "cgpn"].sort_values("seed")
+    np.testing.assert_allclose(cg["x3_local_loss"], [(50 + 100 * (0.3 + n / 10)) / 2 for n in (0.0, 0.3, -0.2)], rtol=1e-4)
     t = chapter.claims_table(tmp_path).set_index("claim")
     assert t.loc["C3", "verdict"] == "confirmed"
     assert t.loc["C3-X1-trunc", "verdict"] == "confirmed"
@@ -201,3 +208,19 @@ def test_parts_hook_shapes(smoke_context):
     ctx = smoke_context
     mgn = build_model("mgn", 16, {"backbone": {"width": 0.25}}).eval()
     assert hooks.cgpn_parts(type(ctx)(mgn, None, ctx.query, ctx.gallery, ctx.config, ctx.device)) == {}
+
+
+def test_single_window_hook_and_fractions(smoke_context):
+    assert hooks.window_fraction("N4[2]/stripes1-3of4") == 0.75 and hooks.window_fraction("N2[0]/global") == 1.0
+    with pytest.raises(ValueError, match="not a CGPN feature name"):
+        hooks.window_fraction("B1G")
+    out = hooks.cgpn_single_window(smoke_context)
+    names = list(smoke_context.model.feature_names)
+    assert list(out["names"]) == names and out["height_frac"].shape == (len(names),)
+    for cond in hooks.WINDOW_CONDITIONS:
+        for key in ("mAP", "rank1"):
+            v = out[f"{cond}_{key}"]
+            assert v.shape == (len(names),) and np.all((v >= 0) & (v <= 100))
+    a = {f"cgpn_single_window/{k}": v for k, v in out.items()}
+    losses = chapter.window_losses(a)
+    np.testing.assert_allclose(losses, 100 * (1 - out["occluded_mAP"] / out["holistic_mAP"]), rtol=1e-5)

@@ -1,4 +1,5 @@
-"""Rank lists of two models on the same queries (PLR-F5, PAL-F15): top-k galleries, per-query AP, case choice.
+"""Rank lists of two models on the same queries (PLR-F5, PAL-F15): top-k galleries, per-query AP, case choice;
+and retrieval with one block of the test feature at a time (PAL-F13, CGPN-X3).
 
 The ranking follows the evaluation's conventions (:mod:`partreid_core.evaluation.metrics`): gallery
 items with the query's identity *and* camera, and items with pid -1, are removed; ties keep gallery order.
@@ -53,3 +54,22 @@ def choose_cases(ap_a: np.ndarray, ap_b: np.ndarray, n: int = 3) -> np.ndarray:
 
 
 __all__ = ["choose_cases", "per_query_ap", "rank_lists"]
+
+
+def block_metrics(qf: torch.Tensor, gf: torch.Tensor, query, gallery, n_blocks: int,
+                  metric: str = "euclidean") -> dict[str, np.ndarray]:
+    """Retrieval with each of the ``n_blocks`` equal-width blocks of the test features alone.
+
+    ``qf`` (nq, D), ``gf`` (ng, D) with D divisible by ``n_blocks``; ``query`` / ``gallery`` give pids and camids.
+    Returns ``rank1``, ``mAP``, ``mAP_trapezoid`` as float32 arrays (n_blocks,) in %.
+    """
+    if qf.shape[1] % n_blocks:
+        raise ValueError(f"test feature of width {qf.shape[1]} does not split into {n_blocks} equal blocks")
+    d = qf.shape[1] // n_blocks
+    rows: dict[str, list[float]] = {"rank1": [], "mAP": [], "mAP_trapezoid": []}
+    for j in range(n_blocks):
+        r = evaluate(qf[:, j * d:(j + 1) * d], gf[:, j * d:(j + 1) * d], query.pids, gallery.pids, query.camids,
+                     gallery.camids, metric=metric).to_dict()
+        for k in rows:
+            rows[k].append(r[k])
+    return {k: np.asarray(v, dtype=np.float32) for k, v in rows.items()}

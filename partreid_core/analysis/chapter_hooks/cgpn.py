@@ -33,6 +33,10 @@ b1 upper stripe, b1 lower stripe]``: the last two are branch 1's position-bound 
 (the MSE targets f_gl1/f_gl2, = CGPN's f_l1^1/f_l2^1 before reduction), the comparison the spec
 asks for. Upper body = head, torso, upper/lower arm (mask classes 1-4); lower = upper/lower leg,
 foot (5-7). Models without the two-conv global head (MGN, CGPN-3, plain) return nothing.
+
+``cgpn_single_window`` (CGPN-X3, claim C8): retrieval with one 256-d feature of the test descriptor at a time,
+on the holistic test split (clean base) and on the S-occluded one (occlusion 0.6, truncation 0.3, the
+``cgpn-occluded`` training condition), with each feature's window height fraction (1 for a global feature).
 """
 from __future__ import annotations
 
@@ -250,3 +254,50 @@ def cgpn_parts(ctx: AnalysisContext) -> dict[str, np.ndarray]:
                    example_cams=np.concatenate(ex_cam).astype(np.float16))
     return out
 
+
+#: CGPN-X3 test conditions: name -> knob overrides on the clean base (S-occluded as in p2_occluded.yaml)
+WINDOW_CONDITIONS: dict[str, dict[str, float]] = {"holistic": {}, "occluded": {"occlusion": 0.6, "truncation": 0.3}}
+
+
+def window_fraction(name: str) -> float:
+    """Height fraction of a CGPN feature named like ``"N4[2]/stripes1-3of4"`` (0.75); 1.0 for ``".../global"``."""
+    import re
+
+    m = re.fullmatch(r"N\d+\[\d+\]/stripes(\d+)-(\d+)of(\d+)", name)
+    if m is None:
+        if name.endswith("/global"):
+            return 1.0
+        raise ValueError(f"not a CGPN feature name: {name!r}")
+    first, last, n = (int(g) for g in m.groups())
+    return (last - first + 1) / n
+
+
+@register_hook("cgpn_single_window")
+def cgpn_single_window(ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """CGPN-X3: single-feature retrieval per window, holistic vs S-occluded (no flip, as ``cgpn_knobs``).
+
+    Returns ``names`` (P,), ``height_frac`` (P,) and ``<condition>_mAP`` / ``<condition>_rank1`` (P,) in % for
+    each condition of :data:`WINDOW_CONDITIONS`. Models without ``feature_names`` (not CGPN) and datasets that
+    are not SynthReID return nothing.
+    """
+    from ...evaluation.features import extract_features
+    from ..retrieval import block_metrics
+
+    names = getattr(ctx.model, "feature_names", None)
+    if names is None or not _is_synth(ctx.config.data.dataset):
+        return {}
+    out: dict[str, np.ndarray] = {"names": np.asarray(names),
+                                  "height_frac": np.asarray([window_fraction(n) for n in names], dtype=np.float32)}
+    kw = dict(batch_size=ctx.config.eval.batch_size, flip=False, device=ctx.device, amp_dtype=ctx.amp_dtype)
+    was = ctx.model.training
+    ctx.model.eval()
+    try:
+        for cond, knobs in WINDOW_CONDITIONS.items():
+            q, g = _test_splits(ctx, **knobs)
+            with torch.no_grad():
+                qf, gf = extract_features(ctx.model, q.images, **kw), extract_features(ctx.model, g.images, **kw)
+            m = block_metrics(qf, gf, q, g, len(names), metric=ctx.config.eval.metric)
+            out[f"{cond}_mAP"], out[f"{cond}_rank1"] = m["mAP"], m["rank1"]
+    finally:
+        ctx.model.train(was)
+    return out

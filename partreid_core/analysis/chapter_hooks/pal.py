@@ -165,8 +165,8 @@ def pal_single_part(ctx: AnalysisContext) -> dict[str, np.ndarray]:
 
     Returns ``names`` (P,) strings, ``rank1``, ``mAP``, ``mAP_trapezoid`` (P,) in %. ``{}`` for global models.
     """
-    from ...evaluation import evaluate
     from ...evaluation.features import extract_features
+    from ..retrieval import block_metrics
 
     names = part_blocks(ctx.model)
     if names is None:
@@ -175,17 +175,8 @@ def pal_single_part(ctx: AnalysisContext) -> dict[str, np.ndarray]:
               amp_dtype=ctx.amp_dtype)
     qf = extract_features(ctx.model, ctx.query.images, **kw)
     gf = extract_features(ctx.model, ctx.gallery.images, **kw)
-    p = len(names)
-    if qf.shape[1] % p:
-        raise ValueError(f"test feature of width {qf.shape[1]} does not split into {p} blocks {names}")
-    d = qf.shape[1] // p
-    rows = {"rank1": [], "mAP": [], "mAP_trapezoid": []}
-    for j in range(p):
-        r = evaluate(qf[:, j * d:(j + 1) * d], gf[:, j * d:(j + 1) * d], ctx.query.pids, ctx.gallery.pids,
-                     ctx.query.camids, ctx.gallery.camids, metric=ctx.config.eval.metric).to_dict()
-        for k in rows:
-            rows[k].append(r[k])
-    return {"names": np.array(names), **{k: np.asarray(v, dtype=np.float32) for k, v in rows.items()}}
+    return {"names": np.array(names), **block_metrics(qf, gf, ctx.query, ctx.gallery, len(names),
+                                                      metric=ctx.config.eval.metric)}
 
 
 def mgn_branch2_global_logits(mgn: torch.nn.Module):

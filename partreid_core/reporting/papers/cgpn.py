@@ -9,7 +9,9 @@ its default knobs, the "S-holistic-ish" condition: occlusion 0.2, truncation 0.0
 occlusion / truncation 0.9 on a clean base, and the drops from the clean level) and the CGPN-X2
 part-focus summaries (``x2_peak_split``: upper-body share (among body pixels) at the channel peaks
 of the ``conv_1`` heads minus that of the ``conv_2`` heads, holistic test images, mean over branches;
-``x2_cam_split``: the same with Grad-CAM mass). Runs of ``cgpn-occluded`` get the variant name ``occ/<variant>``.
+``x2_cam_split``: the same with Grad-CAM mass) and the CGPN-X3 summary (``x3_local_loss``: mean relative mAP
+loss in % of the local features used alone, holistic -> S-occluded test). Runs of ``cgpn-occluded`` get the
+variant name ``occ/<variant>``.
 
 AP convention: CGPN does not say which AP it computes; it is compared in the non-interpolated
 ``mAP`` (notebooks/evaluation_protocol.py).
@@ -38,7 +40,7 @@ ARTEFACTS: dict[str, str] = {
     "CGPN-F5": "reproduced",           # partreid ranklist, seed-0 MGN vs CGPN at occlusion 0.9 (needs p2_mgn)
     "CGPN-X1": "reproduced",           # occlusion / truncation curves (hook cgpn_knobs)
     "CGPN-X2": "reproduced",           # upper/lower focus of the global heads (hook cgpn_parts)
-    "CGPN-X3": "pending runs",          # per-window retrieval needs a per-feature evaluation hook (not run)
+    "CGPN-X3": "reproduced",           # cgpn_single_window hook (partreid analyze on the CGPN / CGPN-2 checkpoints)
     "CGPN-X4": "pending runs",          # min_frac / MSE-weight sweeps: outside the 30-run budget
     "CGPN-X5": "reproduced",           # loss terms per epoch from history.csv
 }
@@ -86,13 +88,16 @@ CLAIMS: list[Claim] = [
     Claim("C4", "CGPN-T2", "global parts are needed (CGPN > CGPN-3)", "mAP", "cgpn", "cgpn3_noglob", +1),
     Claim("C5", "CGPN-T2b", "unsupervised globals still help on (near-)holistic data (CGPN-4 > CGPN-3)",
           "mAP", "cgpn4_unsup", "cgpn3_noglob", +1),
+    Claim("C8", "CGPN-X3", "a single coarse window loses less of its mAP under S-occlusion than a single fine stripe "
+          "(mean relative loss of the local features alone, CGPN vs CGPN-2)", "x3_local_loss", "cgpn", "cgpn2_fine",
+          -1, 2.0),
     Claim("C7", "CGPN-T1", "CGPN beats MGN (same recipe) at synth-s default knobs", "mAP", "cgpn", "mgn", +1),
     Claim("C7-X1-occ", "CGPN-X1", "CGPN beats MGN at occlusion 0.9", "occ90_mAP", "cgpn", "mgn", +1),
     Claim("C7-X1-trunc", "CGPN-X1", "CGPN beats MGN with 90% part-missing boxes", "trunc90_mAP", "cgpn", "mgn", +1),
 ]
 
 _COLUMNS = ("rank1", "mAP", "mAP_trapezoid", "occ0_mAP", "occ90_mAP", "trunc90_mAP", "occ_drop", "trunc_drop",
-            "x2_peak_split", "x2_cam_split")
+            "x2_peak_split", "x2_cam_split", "x3_local_loss")
 
 
 def _analysis_columns(path: str | Path) -> dict[str, float]:
@@ -114,7 +119,15 @@ def _analysis_columns(path: str | Path) -> dict[str, float]:
         body = mass[:, 1:].sum(1)
         upper = np.where(body > 0, mass[:, 1:5].sum(1) / np.where(body > 0, body, 1.0), np.nan)  # NaN: all-zero CAM
         out["x2_cam_split"] = float(upper_split(upper))
+    if "cgpn_single_window/holistic_mAP" in a:
+        out["x3_local_loss"] = float(np.mean(window_losses(a)[a["cgpn_single_window/height_frac"] < 1]))
     return out
+
+
+def window_losses(a: dict[str, np.ndarray]) -> np.ndarray:
+    """Relative mAP loss (%) of each single feature from the holistic to the S-occluded test (CGPN-X3)."""
+    h, o = a["cgpn_single_window/holistic_mAP"].astype(float), a["cgpn_single_window/occluded_mAP"].astype(float)
+    return 100 * (1 - o / np.clip(h, 1e-9, None))
 
 
 def upper_split(upper_share: np.ndarray) -> float:
