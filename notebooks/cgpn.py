@@ -487,6 +487,52 @@ if arrays:
     plt.show()
 
 # %% [markdown]
+# ## CGPN-X3: is a coarse window more robust on its own?
+#
+# Claim C8 says the coarse features are more robust *in themselves*: a large window should lose less of its accuracy
+# under occlusion than a thin stripe. Each 256-d feature of the test descriptor is used alone for retrieval, on the
+# holistic test split (clean base) and on the S-occluded one (occlusion 0.6, truncation 0.3), without flip (hook
+# `cgpn_single_window`, run on the trained checkpoints afterwards with `partreid analyze checkpoints/cgpn/cgpn-s*/last.pt
+# checkpoints/cgpn/cgpn2_fine-s*/last.pt --hooks cgpn_single_window`; `config.json` lists it under
+# `post_hoc_analysis`). CGPN's local windows are 1/2, 2/3 and 3/4 of the height; CGPN-2's fine stripes 1/2, 1/3, 1/4.
+
+# %%
+x3_rows = []
+for rec in (runs.itertuples() if len(runs) else []):
+    f = Path(rec.path) / "analysis.npz"
+    if rec.variant not in ("cgpn", "cgpn2_fine") or not f.is_file():
+        continue
+    a = dict(np.load(f))
+    if "cgpn_single_window/holistic_mAP" not in a:
+        continue
+    for name, frac, hol, occ, loss in zip(a["cgpn_single_window/names"], a["cgpn_single_window/height_frac"],
+                                          a["cgpn_single_window/holistic_mAP"], a["cgpn_single_window/occluded_mAP"],
+                                          chapter.window_losses(a)):
+        x3_rows.append({"variant": rec.variant, "seed": rec.seed, "feature": str(name), "height": float(frac),
+                        "holistic mAP": float(hol), "S-occluded mAP": float(occ), "relative loss %": float(loss)})
+x3 = pd.DataFrame(x3_rows)
+if x3.empty:
+    print("CGPN-X3: no records yet (partreid analyze ... --hooks cgpn_single_window)")
+else:
+    x3["kind"] = np.where(x3.height >= 1, "global", "local")
+    summary = (x3.groupby(["variant", "kind", x3.height.round(2)])[["holistic mAP", "S-occluded mAP", "relative loss %"]]
+               .mean().round(1))
+    display(summary)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for (variant, marker) in (("cgpn", "o"), ("cgpn2_fine", "s")):
+        loc = x3[(x3.variant == variant) & (x3.kind == "local")]
+        if len(loc):
+            g = loc.groupby(loc.height.round(3))["relative loss %"]
+            ax.errorbar(g.mean().index, g.mean(), yerr=g.std(), marker=marker, capsize=3, ls="",
+                        label=f"{variant} ({loc.seed.nunique()} seeds)")
+    ax.set_xlabel("window height (fraction of the image)")
+    ax.set_ylabel("mAP lost holistic → S-occluded (%)")
+    ax.legend(fontsize=7)
+    ax.set_title("CGPN-X3: single local features under occlusion", fontsize=9)
+    plt.tight_layout()
+    plt.show()
+
+# %% [markdown]
 # ## CGPN-F5: top-4 retrieval lists of MGN and CGPN on occluded queries
 #
 # The paper shows CUHK03 queries where CGPN retrieves the right person and MGN does not. Ours: the seed-0 MGN and
@@ -543,7 +589,6 @@ else:
 # %% [markdown]
 # ## Not run in this session
 #
-# * **CGPN-X3** (single-window retrieval vs window height, C8): needs a per-feature evaluation hook; pending.
 # * **CGPN-X4** (`min_frac`, MSE weight, `mse_detach_target` sweeps): outside the 30-run budget; pending.
 # * The S-occluded training condition (`p2_occluded.yaml`: CGPN, CGPN-2, CGPN-4 trained and tested at occlusion
 #   0.6, truncation 0.3) and CGPN-4b (plain GMP global): not run.
