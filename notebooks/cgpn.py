@@ -331,6 +331,7 @@ WHAT = {
     "C7": "whether CGPN beats MGN trained with the same recipe",
     "C7-X1-occ": "whether CGPN keeps more of its mAP than MGN under heavy occlusion",
     "C7-X1-trunc": "whether CGPN keeps more of its mAP than MGN on part-missing boxes",
+    "C8": "whether a coarse window alone loses less of its mAP under occlusion than a fine stripe alone",
 }
 def says(r):
     if r["verdict"] == "confirmed":

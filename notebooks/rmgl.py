@@ -556,6 +556,12 @@ WHAT = {
     "S3-only-rp": "Dual path vs only RP (paper: +0.3).",
     "S3-only-rp-bl": "Only RP vs the OP baseline (paper: +0.9).",
     "S9-ip": "RP at res3 vs input partition (Fig. 9: intermediate cut best).",
+    "S3-rp-norsa": "Table V's own BL -> +RP row, both without RSA (paper: +1.2 mAP on Market).",
+    "S5-bl-rsa-vs-re": "Table VI on the 2+3-stripe BL: RSA vs random erasing (paper: +0.3 mAP).",
+    "S5-bl-rsa-vs-rcj": "Table VI on the BL: RSA vs colour jitter (paper: +1.1 mAP).",
+    "S5-bl-rsa-vs-rc": "Table VI on the BL: RSA vs random cropping (paper: +1.0 mAP).",
+    "S9-res4": "Fig. 9: the res3 cut vs one stage later (res4).",
+    "F4-granularity": "Fig. 4: the finer branch's response is more concentrated in height (row entropy, % of max).",
 }
 lines = []
 for c in claims.itertuples():
