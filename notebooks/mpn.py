@@ -44,8 +44,9 @@
 # Every run also stores, at the end of training, MPN-X1 (the test split re-rendered at misalignment 0, 0.3, 0.6,
 # 0.9), MPN-X3 (conv1 channel importance per part) and MPN-X4 (Grad-CAM of every part task scored against the
 # ground-truth body strips). Not run (outside the 30-run budget): the C1-S, C2-S and CF-alone rows of Table 1, the
-# prior variants (MPN-T2), the alignment variants (MPN-T3), soft sharing (MPN-F9) and the AT-at-test comparison
-# (MPN-X5); they are single config switches (`MPN_VARIANTS`) for a later session or the GPU profile.
+# prior variants (MPN-T2), the alignment variants (MPN-T3) and soft sharing (MPN-F9); they are single config
+# switches (`MPN_VARIANTS`) for a later session or the GPU profile. The AT-at-test comparison (MPN-X5) needs no
+# training: it was computed on the trained checkpoints.
 
 # %%
 PROFILE = "cpu"
@@ -739,9 +740,33 @@ if x4_vars:
     plt.show()
 
 # %% [markdown]
-# ### MPN-X5: test-time prior failures, MPN vs AT-at-test (pending)
-# `MPN.at_embedding(images, masks, prior_noise=…)` computes the prior-dependent AT descriptor for this comparison;
-# no hook of this session evaluates it, so claim C9 is untested here.
+# ### MPN-X5: test-time prior failures, MPN vs AT-at-test (claim C9)
+# MPN tests with its MT features, which need no prior; that is the paper's argument for robustness to parsing
+# failures at test time. The alternative is to test with the AT descriptor, which needs a prior on every test
+# image (`MPN.at_embedding(images, masks, prior_noise=…)`). Hook `mpn_test_prior` evaluates both on the run's own
+# test split, without flip, with the test priors degraded at noise 0 (exact masks), 0.5 and 1 (the MPN-X2
+# degradation: jittered boundaries, and a share noise/2 of the images fall back to uniform strips). It ran on the
+# trained checkpoints afterwards (`partreid analyze checkpoints/mpn-t1/mpn-s*/last.pt
+# checkpoints/mpn-t1/mpn_noca-s*/last.pt --hooks mpn_test_prior`; `post_hoc_analysis` in each `config.json`).
+
+# %%
+x5_rows = []
+for rec in recs.itertuples():
+    f = Path(rec.path) / "analysis.npz"
+    if not f.is_file():
+        continue
+    a = dict(np.load(f))
+    if "mpn_test_prior/at_mAP" not in a:
+        continue
+    for lv, at in zip(a["mpn_test_prior/levels"], a["mpn_test_prior/at_mAP"]):
+        x5_rows.append({"variant": rec.variant, "seed": rec.seed, "test prior noise": float(lv),
+                        "AT-at-test mAP": float(at), "MT (MPN's test feature) mAP": float(a["mpn_test_prior/mt_mAP"])})
+x5 = pd.DataFrame(x5_rows)
+if x5.empty:
+    print("MPN-X5: no records yet (partreid analyze <MPN checkpoints> --hooks mpn_test_prior)")
+else:
+    display(x5.groupby(["variant", "test prior noise"])[["MT (MPN's test feature) mAP", "AT-at-test mAP"]]
+            .agg(["mean", "std"]).round(1))
 
 # %% [markdown]
 # ## Claims

@@ -60,7 +60,7 @@ def test_variants_match_the_named_model_variants():
     for ours, theirs in [("baseline", "T1/baseline"), ("mt_only", "T1/mt_only"), ("naive_mtl", "T1/naive_mtl"),
                          ("c1s_c2s", "T1/c1s_c2s"), ("mpn_noca", "T1/mpn_noca"), ("mpn", "T1/mpn")]:
         assert merge(MPNConfig(), by_name[ours]) == merge(MPNConfig(), MPN_VARIANTS[theirs]), ours
-    claimed = {v for c in chapter.CLAIMS for v in (c.treatment, c.baseline)}
+    claimed = {v.split(":")[0] for c in chapter.CLAIMS for v in (c.treatment, c.baseline)}  # "mpn:at" -> "mpn"
     assert claimed <= set(by_name), f"claims name variants no sweep runs: {claimed - set(by_name)}"
     assert {cfg.experiment for grid in _planned().values() for _, cfg in grid} == set(chapter.EXPERIMENTS)
 
@@ -197,8 +197,35 @@ def test_hooks_on_a_smoke_trained_model(smoke_run):
     assert a["mpn_gradcam/hit_rate"].shape == (k,) and a["mpn_gradcam/correlation"].shape == (k, k)
     assert a["mpn_gradcam/maps"].shape == (min(n, hooks.N_CAM_MAPS), k, h, w)
     assert a["mpn_gradcam/images"].shape == (min(n, hooks.N_CAM_MAPS), 3, h, w)
+    assert a["mpn_test_prior/at_mAP"].shape == (len(hooks.TEST_PRIOR_NOISE),) and a["mpn_test_prior/mt_mAP"].shape == ()
+    assert 0 <= float(a["mpn_test_prior/mt_mAP"]) <= 100
     derived = chapter.run_derived(a)
     assert all(np.isfinite(v) for v in derived.values())
+
+
+def test_at_features_are_reproducible_and_leave_the_rng_alone(smoke_run):
+    from partreid_core.engine.trainer import load_splits
+    from partreid_core.experiments.robustness import load_trained
+    from partreid_core.engine.trainer import checkpoint_path
+
+    path, cfg = smoke_run
+    model, _ = load_trained(checkpoint_path(cfg), torch.device("cpu"))
+    _, q, _ = load_splits(cfg)
+    state = torch.random.get_rng_state()
+    a = hooks.at_features(model, q, 1.0, torch.device("cpu"))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(a, hooks.at_features(model, q, 1.0, torch.device("cpu")))
+    assert not torch.equal(a, hooks.at_features(model, q, 0.0, torch.device("cpu")))  # the prior reaches AT
+
+
+def test_test_prior_claim_uses_pseudo_variants(tmp_path):
+    for seed in range(3):
+        at = np.array([60.0, 50.0 + seed, 48.0], np.float32)
+        _fake_run(tmp_path, "mpn-t1", "mpn", seed, {"mAP_trapezoid": 60.0},
+                  {"mpn_test_prior/levels": np.array([0, 0.5, 1], np.float32), "mpn_test_prior/at_mAP": at,
+                   "mpn_test_prior/mt_mAP": np.float32(65.0)})
+    row = chapter.claims_table(tmp_path).set_index("claim").loc["C9"]
+    assert row["verdict"] == "confirmed" and row["seeds"].startswith("3/3")
 
 
 def test_claims_table_filters_the_setting(tmp_path):

@@ -12,6 +12,10 @@
   ground-truth body ROI (the k-th sixth of the rows between the first and the last foreground
   row of the mask) with :func:`partreid_core.analysis.cam_part_statistics`; plus a few maps.
 
+* ``mpn_test_prior`` (MPN-X5, claim C9): MPN's test descriptor (the MT features, which need no prior)
+  against the AT descriptor computed at test time with priors degraded on purpose
+  (:meth:`MPN.at_embedding`, noise 0 / 0.5 / 1), on the run's own test split.
+
 Hooks return ``{}`` when the model is not an MPN or the data lack what they need (no part
 masks, a dataset without a ``misalignment`` knob), so a sweep on real data still completes.
 """
@@ -237,3 +241,62 @@ def mpn_gradcam(ctx: AnalysisContext) -> dict[str, np.ndarray]:
                masks=ctx.query.masks[idx[:m]].cpu().numpy().astype(np.uint8),
                query_index=idx.numpy().astype(np.int32))
     return out
+
+
+# --- MPN-X5 ------------------------------------------------------------------------------------------------
+#: test-time prior noise levels of MPN-X5 (``MPN.at_embedding(prior_noise=...)``; 0 = exact masks)
+TEST_PRIOR_NOISE: tuple[float, ...] = (0.0, 0.5, 1.0)
+
+
+@torch.no_grad()
+def at_features(model: torch.nn.Module, split: SplitTensors, noise: float, device: torch.device,
+                batch_size: int = 128, seed: int = 0) -> torch.Tensor:
+    """(N, K·d) AT descriptors of a split's images with their priors degraded by ``noise`` (no flip).
+
+    The degradation draws from the global RNG; it is forked and seeded, so the result is reproducible and
+    the caller's RNG state is left as it was.
+    """
+    out = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for i in range(0, len(split.images), batch_size):
+            x = normalize(split.images[i:i + batch_size].to(device))
+            m = split.masks[i:i + batch_size].to(device).long()
+            out.append(model.at_embedding(x, m, prior_noise=noise).float().cpu())
+    return torch.cat(out)
+
+
+@register_hook("mpn_test_prior")
+def mpn_test_prior(ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """MPN-X5: retrieval with the MT descriptor (MPN's test feature) and with the AT descriptor built from
+    test-time priors at each level of :data:`TEST_PRIOR_NOISE`, both without flip.
+
+    Returns ``levels`` (L,), ``mt_mAP`` / ``mt_rank1`` (scalars: the MT descriptor has no prior to fail) and
+    ``at_mAP`` / ``at_rank1`` / ``at_mAP_trapezoid`` (L,), in %. ``{}`` for models without auxiliary tasks or
+    splits without masks.
+    """
+    from ...evaluation import evaluate
+    from ...evaluation.features import extract_features
+
+    model, q, g = ctx.model, ctx.query, ctx.gallery
+    if not _is_mpn(model) or not getattr(model, "uses_at", False) or q.masks is None or g.masks is None:
+        return {}
+    was = model.training
+    model.eval()
+    try:
+        metric = ctx.config.eval.metric
+        ids = (q.pids, g.pids, q.camids, g.camids)
+        kw = dict(batch_size=ctx.config.eval.batch_size, flip=False, device=ctx.device, amp_dtype=ctx.amp_dtype)
+        mt = evaluate(extract_features(model, q.images, **kw), extract_features(model, g.images, **kw), *ids,
+                      metric=metric).to_dict()
+        at: dict[str, list[float]] = {"mAP": [], "rank1": [], "mAP_trapezoid": []}
+        for level in TEST_PRIOR_NOISE:
+            r = evaluate(at_features(model, q, level, ctx.device), at_features(model, g, level, ctx.device, seed=1),
+                         *ids, metric=metric).to_dict()
+            for k in at:
+                at[k].append(r[k])
+    finally:
+        model.train(was)
+    return {"levels": np.asarray(TEST_PRIOR_NOISE, dtype=np.float32), "mt_mAP": np.float32(mt["mAP"]),
+            "mt_rank1": np.float32(mt["rank1"]), "mt_mAP_trapezoid": np.float32(mt["mAP_trapezoid"]),
+            **{f"at_{k}": np.asarray(v, dtype=np.float32) for k, v in at.items()}}

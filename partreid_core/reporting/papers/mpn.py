@@ -50,7 +50,7 @@ ARTEFACTS: dict[str, str] = {
     "MPN-X2": "reproduced",
     "MPN-X3": "reproduced",
     "MPN-X4": "reproduced",
-    "MPN-X5": "pending runs",       # AT-at-test comparison: no hook in this session
+    "MPN-X5": "reproduced",        # mpn_test_prior hook (partreid analyze on the MPN checkpoints)
 }
 
 CLAIMS: list[Claim] = [
@@ -89,10 +89,15 @@ CLAIMS: list[Claim] = [
     # MPN-X3 / C8: conv1 selects channels that sit lower on the body for later parts
     Claim("C8-order", "MPN-X3", "MPN's importance-weighted channel height grows with the part index more than "
           "MT Only's (slope per part)", "x3_height_slope", "mpn", "mt_only", equivalence_margin=0.005),
+
+    # MPN-X5 / C9: no prior at test, so nothing to fail (pseudo-variants "<variant>:at" / "<variant>:mt")
+    Claim("C9", "MPN-X5", "the AT-at-test descriptor loses mAP when test-time priors fail; MPN's MT descriptor, "
+          "which needs no prior, does not (mAP with exact priors minus the mean over the degraded levels)", "x5_drop",
+          "mpn:at", "mpn:mt"),
 ]
 
 DERIVED = ("x1_mAP_drop", "x1_mAP_0.9", "x4_cam_correlation", "x4_hit_rate", "x4_cam_height_slope",
-           "x3_height_slope")
+           "x3_height_slope", "x5_at_drop", "x5_mt_drop")
 
 
 def _slope(values: np.ndarray) -> float:
@@ -121,7 +126,9 @@ def run_derived(arrays: dict[str, np.ndarray]) -> dict[str, float]:
     * ``x4_hit_rate``: mean over parts and images of the CAM mass fraction on the part's own body strip
       (empty CAMs left out, :func:`own_strip_mass`);
     * ``x4_cam_height_slope``: slope over k of the mean body-relative height of CAM k;
-    * ``x3_height_slope``: slope over k of the importance-weighted channel height (MPN-X3).
+    * ``x3_height_slope``: slope over k of the importance-weighted channel height (MPN-X3);
+    * ``x5_at_drop``: mAP of the AT-at-test descriptor with exact test priors minus its mean over the degraded
+      levels (MPN-X5); ``x5_mt_drop``: the same for the MT descriptor, which uses no prior (0 by construction).
     """
     out = {k: float("nan") for k in DERIVED}
     curve = arrays.get(f"mpn_misalignment/{AP}")
@@ -136,6 +143,10 @@ def run_derived(arrays: dict[str, np.ndarray]) -> dict[str, float]:
         out["x4_cam_height_slope"] = _slope(np.nanmean(height, axis=1))
     if "mpn_channels/part_height" in arrays:
         out["x3_height_slope"] = _slope(arrays["mpn_channels/part_height"])
+    if "mpn_test_prior/at_mAP" in arrays:
+        at = arrays["mpn_test_prior/at_mAP"].astype(float)
+        out["x5_at_drop"] = float(at[0] - at[1:].mean())
+        out["x5_mt_drop"] = 0.0  # one MT evaluation serves every level: the descriptor never sees a prior
     return out
 
 
@@ -170,6 +181,10 @@ def claims_table(results_root: str | Path = "results", profile: str | None = Non
     recs = load(results_root, profile, dataset)
     if "variant" not in recs.columns:
         recs["variant"] = pd.Series(dtype=str)
+    x5 = recs[recs["x5_at_drop"].notna()] if "x5_at_drop" in recs.columns else recs.iloc[0:0]
+    pseudo = [pd.DataFrame({"variant": x5["variant"] + f":{kind}", "seed": x5["seed"], "x5_drop": x5[f"x5_{kind}_drop"]})
+              for kind in ("at", "mt")] if len(x5) else []
+    recs = pd.concat([recs, *pseudo], ignore_index=True)
     for c in CLAIMS:
         if c.metric not in recs.columns:
             recs[c.metric] = np.nan
