@@ -761,8 +761,9 @@ else:
 #
 # **Experiment design.** The p1 pair keeps RSA and ABP in both arms, so it measures the RP path alone (the paper's
 # "+RP" row is without RSA and ABP). ABP vs uniform is a test-time switch of the same trained models, so it costs no
-# training runs. Of the p2 sweeps, RSA off (`rmgl-no-rsa`) and input partition (`ip`) have run
-# (`partreid sweep ... --only rmgl-no-rsa` / `--only ip`); RE, RSA+RE, the baseline without RSA, the res4 cut and
-# only RP have not, and their claims say so. Not planned: single-branch K grids
-# (RMGL-F8, F9 for K = 6), the 1+2+3 / 2+3+4 rows, RCJ / RC / RCRS, the margin and weight-decay sweeps, and the
-# real-data tables T1–T4 (GPU profile).
+# training runs. Every p2 variant has run with three seeds (RSA off, RE instead of RSA, RSA+RE, the baseline
+# without RSA, input partition, the res4 cut, only RP), and p3 adds Table VI's colour jitter, random crop and random
+# erasing on the baseline. Response maps (RMGL-F4) were added to the runs that predate their hook with
+# `partreid analyze`. Not run: single-branch K grids (RMGL-F8, F9 for K = 6), the 1+2+3 / 2+3+4 rows, RCRS, the RSA
+# parameter, margin and weight-decay sweeps (F7, F10, F11), and the real-data tables T1–T3 (GPU profile; T4 has a
+# synthetic A → B analogue from the comparison's records).
