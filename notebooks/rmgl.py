@@ -37,18 +37,19 @@
 # - **Random shifting augmentation (RSA).** Crop a band, resize it with an aspect change and paste it at a random
 #   place on a grey canvas: simulated misaligned, truncated and over-large boxes.
 #
-# What this chapter runs (the CPU budget is 30 runs; the sweeps are in `partreid_core/experiments/sweeps/rmgl/`):
+# What this chapter runs (the sweeps are in `partreid_core/experiments/sweeps/rmgl/`; every variant has run):
 #
 # | sweep | priority | variants (3 seeds each) | tests |
 # |---|---|---|---|
-# | `p1_rp.yaml` → `rmgl-rp` | 1 (this session) | `rmgl` (dual path, RP after res_conv2c, RSA, ABP), `op-baseline` (original path only: output partition) | RP vs OP, ABP vs uniform, robustness to misalignment, receptive regions |
-# | `p2_rsa.yaml` → `rmgl-rsa` | 2 (later) | `rmgl-no-rsa`, `rmgl-re` (random erasing instead of RSA), `rmgl-rsa-re`, `op-baseline-no-rsa` | RSA vs none / other augmentation |
-# | `p2_partition.yaml` → `rmgl-partition` | 2 (later) | `ip` (input partition), `rp-res4` (cut one stage later), `only-rp` | where to partition |
+# | `p1_rp.yaml` → `rmgl-rp` | 1 | `rmgl` (dual path, RP after res_conv2c, RSA, ABP), `op-baseline` (original path only: output partition) | RP vs OP, ABP vs uniform, robustness to misalignment, receptive regions |
+# | `p2_rsa.yaml` → `rmgl-rsa` | 2 | `rmgl-no-rsa`, `rmgl-re` (random erasing instead of RSA), `rmgl-rsa-re`, `op-baseline-no-rsa` | RSA vs none / other augmentation |
+# | `p2_partition.yaml` → `rmgl-partition` | 2 | `ip` (input partition), `rp-res4` (cut one stage later), `only-rp` | where to partition |
+# | `p3_augment.yaml` → `rmgl-augment` | 3 | `op-baseline-rcj`, `op-baseline-rc`, `op-baseline-re` (Table VI on the baseline) | RSA vs colour jitter, random crop, random erasing |
 #
-# Two end-of-training hooks (`partreid_core/analysis/chapter_hooks/rmgl.py`) run on every model, so the book
-# needs no checkpoint: `rmgl_receptive_rows` (input-gradient row profiles of every stripe feature, RMGL-X1) and
+# The end-of-training hooks (`partreid_core/analysis/chapter_hooks/rmgl.py`) run on every model, so the book
+# needs no checkpoint: `rmgl_receptive_rows` (input-gradient row profiles of every stripe feature, RMGL-X1),
 # `rmgl_misalignment` (the trained model on SynthReID's test split re-rendered at misalignment 0, 0.3, 0.6 and 0.9,
-# each with ABP and with uniform stripes, RMGL-X3).
+# each with ABP and with uniform stripes, RMGL-X3) and `rmgl_response_maps` (RMGL-F4).
 
 # %%
 import os
