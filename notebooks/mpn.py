@@ -565,10 +565,48 @@ else:
     print("MPN-F7: no Grad-CAM records yet")
 
 # %% [markdown]
-# ### MPN-F8: MPN's MT classifiers on grouped nuisances (pending)
-# The paper shows groups of images with detector errors, pose changes, clutter and occlusion. Our hook keeps maps
-# of four default-setting query images only (above); the grouped figure needs a hook run on purpose-rendered images.
-#
+# ### MPN-F8: MPN's MT classifiers on grouped nuisances
+# The paper shows MPN's part-task Grad-CAMs on images with detector errors, pose changes, clutter and occlusion and
+# finds them still reasonable. Ours: hook `mpn_nuisance_cams` (run on the MPN checkpoints afterwards with
+# `partreid analyze ... --hooks mpn_nuisance_cams`) renders the query split with one nuisance turned up
+# (misalignment 0.9, pose 1, clutter 1, occlusion 0.9), draws the first image of each group for MPN seed 0, and
+# scores 16 images per group like MPN-X4: the CAM mass of part task k on the k-th body strip (hit rate, mean over
+# the tasks; a CAM spread evenly over the body ROI scores about 1/6 less its share off the body) and the mean
+# correlation between the six tasks' CAMs.
+
+# %%
+mpn_runs = runs_of("mpn").sort_values("seed") if len(runs_of("mpn")) else runs_of("mpn")
+f8 = [load_analysis(p) for p in mpn_runs["path"] if (Path(p) / "analysis.npz").is_file()]
+f8 = [a for a in f8 if "mpn_nuisance_cams/groups" in a]
+if not f8:
+    print("MPN-F8: no records yet (partreid analyze checkpoints/mpn-t1/mpn-s*/last.pt --hooks mpn_nuisance_cams)")
+else:
+    groups = [str(g) for g in f8[0]["mpn_nuisance_cams/groups"]]
+    keys = [g.replace(" ", "_") for g in groups]
+    k = f8[0][f"mpn_nuisance_cams/{keys[0]}/maps"].shape[1]
+    fig, axes = plt.subplots(len(groups), k + 1, figsize=(1.05 * (k + 1), 2.0 * len(groups)), squeeze=False)
+    for r, (g, key) in enumerate(zip(groups, keys)):
+        im = f8[0][f"mpn_nuisance_cams/{key}/images"][0].transpose(1, 2, 0)
+        axes[r, 0].imshow(im)
+        axes[r, 0].set_ylabel(g, fontsize=8)
+        for p in range(k):
+            axes[r, p + 1].imshow(im)
+            axes[r, p + 1].imshow(f8[0][f"mpn_nuisance_cams/{key}/maps"][0, p].astype(np.float32), cmap="jet",
+                                  alpha=0.5, vmin=0, vmax=1)
+            if r == 0:
+                axes[r, p + 1].set_title(f"part {p + 1}", fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([]), ax.set_yticks([])
+    plt.suptitle("MPN-F8: MPN's part-task Grad-CAMs under one nuisance each (seed 0)", fontsize=9)
+    plt.tight_layout()
+    plt.show()
+    display(pd.DataFrame([{"group": g, "seeds": len(f8),
+                           "hit rate (mean over tasks)": np.mean([a[f"mpn_nuisance_cams/{key}/hit_rate"].mean() for a in f8]),
+                           "mean CAM correlation": np.mean([a[f"mpn_nuisance_cams/{key}/mean_correlation"].mean()
+                                                            for a in f8])}
+                          for g, key in zip(groups, keys)]).set_index("group").round(3))
+
+# %% [markdown]
 # ### MPN-F9: hard vs soft parameter sharing (pending)
 # Soft sharing (`F9/soft_conv1`, `F9/soft_conv2` with weights 0.01–10) is implemented but needs 8 × 3 more runs.
 # The paper gives only text numbers: hard sharing beats the best soft weight on conv1 by 0.4 / 0.3 (R1 / mAP) on

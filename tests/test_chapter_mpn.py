@@ -199,6 +199,12 @@ def test_hooks_on_a_smoke_trained_model(smoke_run):
     assert a["mpn_gradcam/images"].shape == (min(n, hooks.N_CAM_MAPS), 3, h, w)
     assert a["mpn_test_prior/at_mAP"].shape == (len(hooks.TEST_PRIOR_NOISE),) and a["mpn_test_prior/mt_mAP"].shape == ()
     assert 0 <= float(a["mpn_test_prior/mt_mAP"]) <= 100
+    assert list(a["mpn_nuisance_cams/groups"]) == list(hooks.NUISANCES)
+    for g in hooks.NUISANCES:
+        key = g.replace(" ", "_")
+        assert a[f"mpn_nuisance_cams/{key}/hit_rate"].shape == (k,)
+        maps = a[f"mpn_nuisance_cams/{key}/maps"]
+        assert maps.shape[1:] == (k, h, w) and maps.shape[0] == a[f"mpn_nuisance_cams/{key}/images"].shape[0] <= 2
     derived = chapter.run_derived(a)
     assert all(np.isfinite(v) for v in derived.values())
 

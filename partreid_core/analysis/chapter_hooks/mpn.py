@@ -12,6 +12,8 @@
   ground-truth body ROI (the k-th sixth of the rows between the first and the last foreground
   row of the mask) with :func:`partreid_core.analysis.cam_part_statistics`; plus a few maps.
 
+* ``mpn_nuisance_cams`` (MPN-F8): Grad-CAM of every part task on query images re-rendered with one nuisance
+  turned up (detector error = misalignment 0.9, pose 1, background clutter 1, occlusion 0.9), scored like X4.
 * ``mpn_test_prior`` (MPN-X5, claim C9): MPN's test descriptor (the MT features, which need no prior)
   against the AT descriptor computed at test time with priors degraded on purpose
   (:meth:`MPN.at_embedding`, noise 0 / 0.5 / 1), on the run's own test split.
@@ -240,6 +242,44 @@ def mpn_gradcam(ctx: AnalysisContext) -> dict[str, np.ndarray]:
                images=ctx.query.images[idx[:m]].cpu().numpy().astype(np.uint8),
                masks=ctx.query.masks[idx[:m]].cpu().numpy().astype(np.uint8),
                query_index=idx.numpy().astype(np.int32))
+    return out
+
+
+# --- MPN-F8 ------------------------------------------------------------------------------------------------
+#: MPN-F8's nuisance groups (the paper's (a, b) detector errors, (c) pose, (d) clutter / occlusion): knob overrides
+NUISANCES: dict[str, dict[str, float]] = {"detector error": {"misalignment": 0.9}, "pose": {"pose": 1.0},
+                                          "clutter": {"clutter": 1.0}, "occlusion": {"occlusion": 0.9}}
+#: images per group scored / kept as maps
+N_NUISANCE_IMAGES, N_NUISANCE_MAPS = 16, 2
+
+
+@register_hook("mpn_nuisance_cams")
+def mpn_nuisance_cams(ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """MPN-F8: per group of :data:`NUISANCES`, :func:`cam_strip_scores`'s ``hit_rate`` (K,) and
+    ``mean_correlation`` over the first ``N_NUISANCE_IMAGES`` query images with a body mask, and the first
+    ``N_NUISANCE_MAPS`` images (uint8), masks and CAMs (float16, (n, K, H, W)). Keys are ``<group>/<name>``
+    with spaces as underscores; ``groups`` lists the group names. ``{}`` for non-MPN models or non-SynthReID data.
+    """
+    from ...data import build_dataset
+
+    cfg = ctx.config
+    if not _is_mpn(ctx.model) or not str(cfg.data.dataset).startswith("synth"):
+        return {}
+    out: dict[str, np.ndarray] = {"groups": np.asarray(list(NUISANCES))}
+    for group, knobs in NUISANCES.items():
+        q = build_dataset(cfg.data.dataset, **{**cfg.data.dataset_kwargs, **knobs}).load_split("query",
+                                                                                               tuple(cfg.data.size))
+        idx = _with_masks(q, N_NUISANCE_IMAGES)
+        if len(idx) == 0:
+            continue
+        cams = part_cams(ctx.model, normalize(q.images[idx].to(ctx.device)))
+        s = cam_strip_scores(cams, q.masks[idx])
+        key = group.replace(" ", "_")
+        m = min(N_NUISANCE_MAPS, len(idx))
+        out.update({f"{key}/hit_rate": s["hit_rate"], f"{key}/mean_correlation": s["mean_correlation"],
+                    f"{key}/maps": cams[:, :m].transpose(1, 0, 2, 3).astype(np.float16),
+                    f"{key}/images": q.images[idx[:m]].cpu().numpy().astype(np.uint8),
+                    f"{key}/masks": q.masks[idx[:m]].cpu().numpy().astype(np.uint8)})
     return out
 
 

@@ -44,7 +44,7 @@ ARTEFACTS: dict[str, str] = {
     "MPN-F5": "reproduced",        # prior pipeline on synthetic images (mpn_priors)
     "MPN-F6": "reproduced",        # CA shape table
     "MPN-F7": "reproduced",        # Grad-CAM per part task, Baseline / MT Only / Naive MTL / MPN
-    "MPN-F8": "pending runs",       # grouped nuisance images: only 4 default-knob query images are stored
+    "MPN-F8": "reproduced",        # mpn_nuisance_cams hook (partreid analyze on the MPN checkpoints)
     "MPN-F9": "pending runs",       # soft sharing sweep: outside the budget
     "MPN-X1": "reproduced",
     "MPN-X2": "reproduced",
