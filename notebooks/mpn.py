@@ -465,10 +465,51 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ### MPN-F2: per-channel responses of layer4 (pending)
-# Needs the layer4 maps of a trained backbone, which no hook stores (checkpoints are not committed). The
-# quantitative companion, each channel's body-relative height and conv1's per-part channel importance, is MPN-X3
-# below.
+# ### MPN-F2: per-channel responses of layer4
+# The paper shows single layer4 channels that fire on the same body part across images, the observation behind
+# "channel selection = part localisation". Hook `mpn_channel_maps` (run on the MPN checkpoints afterwards with
+# `partreid analyze ... --hooks mpn_channel_maps`) takes 64 well-aligned query images (misalignment 0), keeps the
+# quarter of channels with the highest mean activation, and for each fifth of the body height picks the channel
+# whose peak row (argmax of the width-mean profile, relative to the body's top and bottom) lands in that fifth with
+# the smallest spread over images. Its spread is compared with the median spread of all channels; the 8-row map
+# limits the height resolution to an eighth of the image. The quantitative companion, each channel's body-relative
+# height and conv1's per-part channel importance, is MPN-X3 below.
+
+# %%
+f2 = [(r.seed, load_analysis(r.path)) for r in runs_of("mpn").sort_values("seed").itertuples()
+      if (Path(r.path) / "analysis.npz").is_file()] if len(runs_of("mpn")) else []
+f2 = [(sd, a) for sd, a in f2 if "mpn_channel_maps/channels" in a]
+if not f2:
+    print("MPN-F2: no records yet (partreid analyze checkpoints/mpn-t1/mpn-s*/last.pt --hooks mpn_channel_maps)")
+else:
+    sd, a = f2[0]
+    chans, imgs, maps = a["mpn_channel_maps/channels"], a["mpn_channel_maps/images"], a["mpn_channel_maps/maps"]
+    h, w = imgs.shape[2:]
+    fig, axes = plt.subplots(len(imgs), len(chans) + 1, figsize=(1.05 * (len(chans) + 1), 2.0 * len(imgs)),
+                             squeeze=False)
+    for i, im in enumerate(imgs):
+        axes[i, 0].imshow(im.transpose(1, 2, 0))
+        for j, c in enumerate(chans):
+            axes[i, j + 1].imshow(im.transpose(1, 2, 0))
+            if c >= 0:
+                up = torch.nn.functional.interpolate(torch.as_tensor(maps[i, j].astype(np.float32))[None, None],
+                                                     size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+                axes[i, j + 1].imshow(up.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            if i == 0:
+                axes[i, j + 1].set_title(f"fifth {j + 1}: " + (f"ch {c}" if c >= 0 else "none"), fontsize=7)
+        for ax in axes[i]:
+            ax.set_xticks([]), ax.set_yticks([])
+    plt.suptitle(f"MPN-F2: layer4 channels of MPN (seed {sd}) with a consistent body height", fontsize=9)
+    plt.tight_layout()
+    plt.show()
+    display(pd.DataFrame([{"seed": sd, "fifth of the body": j + 1, "channel": int(c),
+                           "mean peak height": float(a["mpn_channel_maps/peak_mean"][j]),
+                           "spread (std)": float(a["mpn_channel_maps/peak_std"][j]),
+                           "median spread, all channels": float(np.nanmedian(a["mpn_channel_maps/all_peak_std"]))}
+                          for sd, a in f2 for j, c in enumerate(a["mpn_channel_maps/channels"])])
+            .set_index(["seed", "fifth of the body"]).round(3))
+
+# %% [markdown]
 #
 # ### MPN-F3: training architecture (reference only)
 # ResNet-50 → F; for every part k: MT_k = conv1 → GMP → CA → conv2 → FC^MT_k on F, AT_k = the same conv1, CA and

@@ -199,6 +199,10 @@ def test_hooks_on_a_smoke_trained_model(smoke_run):
     assert a["mpn_gradcam/images"].shape == (min(n, hooks.N_CAM_MAPS), 3, h, w)
     assert a["mpn_test_prior/at_mAP"].shape == (len(hooks.TEST_PRIOR_NOISE),) and a["mpn_test_prior/mt_mAP"].shape == ()
     assert 0 <= float(a["mpn_test_prior/mt_mAP"]) <= 100
+    ch = a["mpn_channel_maps/channels"]
+    assert ch.shape == (hooks.HEIGHT_BINS,) and ((ch >= -1) & (ch < c)).all()
+    assert a["mpn_channel_maps/all_peak_std"].shape == (c,)
+    assert a["mpn_channel_maps/maps"].shape[1] == hooks.HEIGHT_BINS
     assert list(a["mpn_nuisance_cams/groups"]) == list(hooks.NUISANCES)
     for g in hooks.NUISANCES:
         key = g.replace(" ", "_")
@@ -260,3 +264,13 @@ def test_empty_cams_carry_no_strip_mass():
     legacy[:, 1] = 0.0                                      # what records made before this fix store
     np.testing.assert_allclose(chapter.own_strip_mass(legacy)[:, 0], 1.0, atol=1e-6)
     assert np.isnan(chapter.own_strip_mass(legacy)[:, 1]).all()
+
+
+def test_channel_peak_heights_by_hand():
+    fmap = torch.zeros(1, 2, 4, 2)
+    fmap[0, 0, 0] = 1.0                                   # channel 0 peaks on feature row 0 (image rows 0-31)
+    fmap[0, 1, 3] = 1.0                                   # channel 1 on feature row 3 (image rows 96-127)
+    masks = torch.zeros(1, 128, 8, dtype=torch.long)
+    masks[0, 16:112] = 2                                  # the body spans rows 16..111
+    rel = hooks.channel_peak_heights(fmap, masks, 128)
+    np.testing.assert_allclose(rel[0].numpy(), [(16 - 16) / 96, (112 - 16) / 96], atol=1e-6)

@@ -12,6 +12,8 @@
   ground-truth body ROI (the k-th sixth of the rows between the first and the last foreground
   row of the mask) with :func:`partreid_core.analysis.cam_part_statistics`; plus a few maps.
 
+* ``mpn_channel_maps`` (MPN-F2): layer4 channels that fire at a consistent body height, one per fifth of the
+  body, chosen on well-aligned query images (misalignment 0), with their maps.
 * ``mpn_nuisance_cams`` (MPN-F8): Grad-CAM of every part task on query images re-rendered with one nuisance
   turned up (detector error = misalignment 0.9, pose 1, background clutter 1, occlusion 0.9), scored like X4.
 * ``mpn_test_prior`` (MPN-X5, claim C9): MPN's test descriptor (the MT features, which need no prior)
@@ -243,6 +245,74 @@ def mpn_gradcam(ctx: AnalysisContext) -> dict[str, np.ndarray]:
                masks=ctx.query.masks[idx[:m]].cpu().numpy().astype(np.uint8),
                query_index=idx.numpy().astype(np.int32))
     return out
+
+
+# --- MPN-F2 ------------------------------------------------------------------------------------------------
+#: well-aligned query images scored for channel selection / images whose maps are kept; height bins of the body
+N_CHANNEL_IMAGES, N_CHANNEL_MAPS, HEIGHT_BINS = 64, 4, 5
+
+
+@torch.no_grad()
+def channel_peak_heights(fmap: torch.Tensor, masks: torch.Tensor, image_h: int) -> torch.Tensor:
+    """Body-relative height (0 = top of the body, 1 = its bottom) of each channel's peak row, per image.
+
+    ``fmap`` (N, C, h, w) backbone output, ``masks`` (N, H, W) part labels. The peak row is the argmax of the
+    width-mean profile, at its centre in image rows. Returns (N, C) float32.
+    """
+    prof = fmap.float().mean(3)                                           # (N, C, h)
+    h = prof.shape[2]
+    y = (prof.argmax(2).float() + 0.5) * image_h / h                      # (N, C) image rows
+    top, bot, _ = body_rows(masks.to(fmap.device).long())
+    return (y - top[:, None].float()) / (bot - top + 1)[:, None].float()
+
+
+@register_hook("mpn_channel_maps")
+def mpn_channel_maps(ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """MPN-F2: one layer4 channel per fifth of the body height that fires there consistently.
+
+    On the first ``N_CHANNEL_IMAGES`` query images with a body, rendered at misalignment 0: among the channels
+    whose mean activation is in the top quarter, for each of ``HEIGHT_BINS`` bins of body-relative height the channel
+    whose mean peak height falls in the bin with the smallest spread (std over images). Returns ``channels`` (B,)
+    (-1 for an empty bin), ``peak_mean`` / ``peak_std`` (B,), ``all_peak_std`` (C,) for comparison, ``maps``
+    (n, B, h, w) float16 min-max normalised per map, ``images`` (n, 3, H, W) uint8 of the first
+    ``N_CHANNEL_MAPS`` images. ``{}`` for non-MPN models, data without masks or without a misalignment knob.
+    """
+    from ...data import build_dataset
+
+    cfg = ctx.config
+    if not _is_mpn(ctx.model) or not str(cfg.data.dataset).startswith("synth"):
+        return {}
+    q = build_dataset(cfg.data.dataset, **{**cfg.data.dataset_kwargs, "misalignment": 0.0}).load_split(
+        "query", tuple(cfg.data.size))
+    idx = _with_masks(q, N_CHANNEL_IMAGES)
+    if len(idx) == 0:
+        return {}
+    was = ctx.model.training
+    ctx.model.eval()
+    try:
+        with torch.no_grad():
+            fmap = ctx.model.backbone(normalize(q.images[idx].to(ctx.device))).float()
+    finally:
+        ctx.model.train(was)
+    peaks = channel_peak_heights(fmap, q.masks[idx], q.images.shape[2]).cpu()      # (N, C)
+    act = fmap.mean((0, 2, 3)).cpu()                                               # (C,)
+    mean, std = peaks.mean(0), peaks.std(0)
+    strong = act >= act.quantile(0.75)
+    chosen, pm, ps = [], [], []
+    for b in range(HEIGHT_BINS):
+        inside = strong & (mean >= b / HEIGHT_BINS) & (mean < (b + 1) / HEIGHT_BINS)
+        if not inside.any():
+            chosen.append(-1), pm.append(float("nan")), ps.append(float("nan"))
+            continue
+        c = int(torch.where(inside, std, torch.full_like(std, float("inf"))).argmin())
+        chosen.append(c), pm.append(float(mean[c])), ps.append(float(std[c]))
+    m = min(N_CHANNEL_MAPS, len(idx))
+    maps = torch.stack([fmap[:m, c] if c >= 0 else torch.zeros_like(fmap[:m, 0]) for c in chosen], 1).cpu()
+    lo, hi = maps.amin((2, 3), keepdim=True), maps.amax((2, 3), keepdim=True)
+    return {"channels": np.asarray(chosen, dtype=np.int32), "peak_mean": np.asarray(pm, dtype=np.float32),
+            "peak_std": np.asarray(ps, dtype=np.float32), "all_peak_std": std.numpy().astype(np.float32),
+            "maps": ((maps - lo) / (hi - lo).clamp_min(1e-12)).numpy().astype(np.float16),
+            "images": q.images[idx[:m]].cpu().numpy().astype(np.uint8)}
 
 
 # --- MPN-F8 ------------------------------------------------------------------------------------------------

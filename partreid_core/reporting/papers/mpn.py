@@ -38,7 +38,7 @@ ARTEFACTS: dict[str, str] = {
     "MPN-T7": "reference only",
     "MPN-T8": "reproduced",        # parameter counts (deterministic); per-image timings are hardware-bound
     "MPN-F1": "reproduced",        # synthetic misalignment examples with ground-truth part boxes
-    "MPN-F2": "pending runs",       # needs layer4 channel maps of a trained model (no hook stores them)
+    "MPN-F2": "reproduced",        # mpn_channel_maps hook (partreid analyze on the MPN checkpoints)
     "MPN-F3": "reference only",    # schematic: described, not drawn
     "MPN-F4": "not reproducible",  # real parsing / segmentation tools; replaced by degraded exact masks (MPN-X2)
     "MPN-F5": "reproduced",        # prior pipeline on synthetic images (mpn_priors)
