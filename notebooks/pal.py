@@ -688,7 +688,7 @@ OURS_LAMBDA = {
 F12_FLOOR = -15  # points below it (a collapsed run) are drawn at the floor with their value written beside them
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
 for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (trapezoid)", 1)]):
-    for model, mk, colour in [("pcb", "s", "tab:blue"), ("mgn", "^", "tab:green")]:
+    for model, mk, line_colour in [("pcb", "s", "tab:blue"), ("mgn", "^", "tab:green")]:
         xs, ms, ss, ns = [], [], [], []
         for lam, v in OURS_LAMBDA[model].items():
             d = paired_delta(v, model, col) if lam else pd.Series([0.0, 0.0])
@@ -698,15 +698,15 @@ for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (tr
         if xs:
             shown = [max(m, F12_FLOOR) for m in ms]
             ax.errorbar(xs, shown, yerr=[sd if m > F12_FLOOR else 0 for m, sd in zip(ms, ss)], marker=mk,
-                        capsize=3, color=colour, label=f"{model.upper()}+PS ours ({DATASET})")
+                        capsize=3, color=line_colour, label=f"{model.upper()}+PS ours ({DATASET})")
             for x, m, n in zip(xs, ms, ns):
                 notes = ([f"{m:+.0f} ± {ss[xs.index(x)]:.0f} ↓"] if m < F12_FLOOR else []) + (["1 seed"] if n == 1 else [])
                 if notes:  # off the scale, or one seed (no error bar): say so on the point
                     ax.annotate(", ".join(notes), (x, max(m, F12_FLOOR)), fontsize=6, xytext=(3, 3),
-                                textcoords="offset points", color=colour)
+                                textcoords="offset points", color=line_colour)
         known = pal.F12_KNOWN[model]
         ax.plot([LAMBDAS.index(l) for l in known], [v[k] - known[0.0][k] for v in known.values()], mk + ":",
-                color=colour, alpha=0.45, label=f"{model.upper()}+PS paper (MSMT17)")
+                color=line_colour, alpha=0.45, label=f"{model.upper()}+PS paper (MSMT17)")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylim(F12_FLOOR - 2, None)
     ax.set_xticks(range(len(LAMBDAS)), LAMBDAS)
