@@ -129,6 +129,26 @@ def runs_of(variant):
     return recs[recs["variant"] == variant] if len(recs) else recs
 
 
+def part_cam_grid(rows, title):
+    """One row per (label, image uint8 (3, H, W), CAMs (K, H, W)): the image, then each part task's CAM on it."""
+    k = rows[0][2].shape[0]
+    fig, axes = plt.subplots(len(rows), k + 1, figsize=(1.05 * (k + 1), 2.0 * len(rows)), squeeze=False)
+    for r, (label, image, cams) in enumerate(rows):
+        im = image.transpose(1, 2, 0)
+        axes[r, 0].imshow(im)
+        axes[r, 0].set_ylabel(label, fontsize=8)
+        for p in range(k):
+            axes[r, p + 1].imshow(im)
+            axes[r, p + 1].imshow(cams[p].astype(np.float32), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            if r == 0:
+                axes[r, p + 1].set_title(f"part {p + 1}", fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([]), ax.set_yticks([])
+    plt.suptitle(title, fontsize=9)
+    plt.tight_layout()
+    plt.show()
+
+
 def stacked(variant, key):
     """(seeds, ...) array of one analysis array over the variant's runs (None if none has it)."""
     arrays = []
@@ -584,24 +604,8 @@ for v in ["baseline", "mt_only", "naive_mtl", "mpn_noca", "mpn"]:
         if "mpn_gradcam/maps" in a:
             cam_rows.append((v, a))
 if cam_rows:
-    img_i = 0
-    k = cam_rows[0][1]["mpn_gradcam/maps"].shape[1]
-    fig, axes = plt.subplots(len(cam_rows), k + 1, figsize=(1.05 * (k + 1), 2.0 * len(cam_rows)), squeeze=False)
-    for r, (v, a) in enumerate(cam_rows):
-        im = a["mpn_gradcam/images"][img_i].transpose(1, 2, 0)
-        axes[r, 0].imshow(im)
-        axes[r, 0].set_ylabel(LABEL[v], fontsize=8)
-        for p in range(k):
-            axes[r, p + 1].imshow(im)
-            axes[r, p + 1].imshow(a["mpn_gradcam/maps"][img_i, p].astype(np.float32), cmap="jet", alpha=0.5,
-                                  vmin=0, vmax=1)
-            if r == 0:
-                axes[r, p + 1].set_title(f"part {p + 1}", fontsize=8)
-        for ax in axes[r]:
-            ax.set_xticks([]), ax.set_yticks([])
-    plt.suptitle("MPN-F7: Grad-CAM per part task (seed 0)", fontsize=9)
-    plt.tight_layout()
-    plt.show()
+    part_cam_grid([(LABEL[v], a["mpn_gradcam/images"][0], a["mpn_gradcam/maps"][0]) for v, a in cam_rows],
+                  "MPN-F7: Grad-CAM per part task (seed 0)")
 else:
     print("MPN-F7: no Grad-CAM records yet")
 
@@ -624,23 +628,9 @@ if not f8:
 else:
     groups = [str(g) for g in f8[0]["mpn_nuisance_cams/groups"]]
     keys = [g.replace(" ", "_") for g in groups]
-    k = f8[0][f"mpn_nuisance_cams/{keys[0]}/maps"].shape[1]
-    fig, axes = plt.subplots(len(groups), k + 1, figsize=(1.05 * (k + 1), 2.0 * len(groups)), squeeze=False)
-    for r, (g, key) in enumerate(zip(groups, keys)):
-        im = f8[0][f"mpn_nuisance_cams/{key}/images"][0].transpose(1, 2, 0)
-        axes[r, 0].imshow(im)
-        axes[r, 0].set_ylabel(g, fontsize=8)
-        for p in range(k):
-            axes[r, p + 1].imshow(im)
-            axes[r, p + 1].imshow(f8[0][f"mpn_nuisance_cams/{key}/maps"][0, p].astype(np.float32), cmap="jet",
-                                  alpha=0.5, vmin=0, vmax=1)
-            if r == 0:
-                axes[r, p + 1].set_title(f"part {p + 1}", fontsize=8)
-        for ax in axes[r]:
-            ax.set_xticks([]), ax.set_yticks([])
-    plt.suptitle("MPN-F8: MPN's part-task Grad-CAMs under one nuisance each (seed 0)", fontsize=9)
-    plt.tight_layout()
-    plt.show()
+    part_cam_grid([(g, f8[0][f"mpn_nuisance_cams/{key}/images"][0], f8[0][f"mpn_nuisance_cams/{key}/maps"][0])
+                   for g, key in zip(groups, keys)],
+                  "MPN-F8: MPN's part-task Grad-CAMs under one nuisance each (seed 0)")
     display(pd.DataFrame([{"group": g, "seeds": len(f8),
                            "hit rate (mean over tasks)": np.mean([a[f"mpn_nuisance_cams/{key}/hit_rate"].mean() for a in f8]),
                            "mean CAM correlation": np.mean([a[f"mpn_nuisance_cams/{key}/mean_correlation"].mean()
