@@ -54,6 +54,17 @@ def run_hooks(names: list[str], ctx: AnalysisContext) -> dict[str, np.ndarray]:
 
 
 @contextmanager
+def eval_mode(model: torch.nn.Module):
+    """Within the block the model is in eval mode; the mode it had before is restored after, even on error."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
+
+
+@contextmanager
 def bn_eval_forward(model: torch.nn.Module):
     """Within the block the model gives its training-mode forward (``ModelOutput`` with ``aux``) while every
     BN and dropout layer is in eval mode: running statistics are used and nothing is updated."""

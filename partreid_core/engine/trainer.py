@@ -30,7 +30,7 @@ from ..data.types import SplitTensors, relabel
 from ..experiments import records
 from ..experiments.config import ExperimentConfig, config_to_dict
 from ..models import build_model
-from .hooks import AnalysisContext, run_hooks
+from .hooks import AnalysisContext, eval_mode, run_hooks
 from .optim import apply_lr, build_optimizer, lr_factor, split_param_groups
 from .pipeline import build_sampler, make_batch
 
@@ -156,14 +156,9 @@ def evaluate(model: torch.nn.Module, query: SplitTensors, gallery: SplitTensors,
              device: torch.device, amp_dtype: torch.dtype | None, rerank: bool) -> dict[str, float]:
     from ..evaluation import evaluate_model  # imported late: the evaluation package is optional at import
 
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return evaluate_model(model, query, gallery, metric=cfg.eval.metric, flip=cfg.eval.flip, rerank=rerank,
-                                  batch_size=cfg.eval.batch_size, device=device, amp_dtype=amp_dtype)
-    finally:
-        model.train(was)
+    with eval_mode(model), torch.no_grad():
+        return evaluate_model(model, query, gallery, metric=cfg.eval.metric, flip=cfg.eval.flip, rerank=rerank,
+                              batch_size=cfg.eval.batch_size, device=device, amp_dtype=amp_dtype)
 
 
 def epoch_batches(sampler, gen: torch.Generator, iters: int | None) -> list[torch.Tensor]:

@@ -46,7 +46,7 @@ import torch
 from ...data import build_dataset
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode, register_hook
 from ...models.cgpn import SupervisedGlobalHead, rows_gmp, stripe_bounds
 from ..cam import cam_part_statistics, grad_cam
 
@@ -92,11 +92,9 @@ def cgpn_knobs(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     if not _is_synth(cfg.data.dataset):
         return {}
     model = ctx.model
-    was = model.training
-    model.eval()
     out: dict[str, np.ndarray] = {"levels": np.asarray(KNOB_LEVELS, dtype=np.float32)}
     cache: dict[float, dict] = {}
-    try:
+    with eval_mode(model):
         for knob in KNOBS:
             rows = []
             for level in KNOB_LEVELS:
@@ -112,8 +110,6 @@ def cgpn_knobs(ctx: AnalysisContext) -> dict[str, np.ndarray]:
                 rows.append(m)
             for key in ("mAP", "rank1", "mAP_trapezoid"):
                 out[f"{knob}_{key}"] = np.asarray([r[key] for r in rows], dtype=np.float32)
-    finally:
-        model.train(was)
     return out
 
 
@@ -289,15 +285,11 @@ def cgpn_single_window(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {"names": np.asarray(names),
                                   "height_frac": np.asarray([window_fraction(n) for n in names], dtype=np.float32)}
     kw = dict(batch_size=ctx.config.eval.batch_size, flip=False, device=ctx.device, amp_dtype=ctx.amp_dtype)
-    was = ctx.model.training
-    ctx.model.eval()
-    try:
+    with eval_mode(ctx.model):
         for cond, knobs in WINDOW_CONDITIONS.items():
             q, g = _test_splits(ctx, **knobs)
             with torch.no_grad():
                 qf, gf = extract_features(ctx.model, q.images, **kw), extract_features(ctx.model, g.images, **kw)
             m = block_metrics(qf, gf, q, g, len(names), metric=ctx.config.eval.metric)
             out[f"{cond}_mAP"], out[f"{cond}_rank1"] = m["mAP"], m["rank1"]
-    finally:
-        ctx.model.train(was)
     return out

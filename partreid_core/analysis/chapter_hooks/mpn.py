@@ -33,7 +33,7 @@ import torch
 
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode, register_hook
 from ..cam import cam_part_statistics, grad_cam
 
 #: MPN-X1's misalignment levels (SynthReID ``misalignment`` knob; synth-s trains at 0.3).
@@ -287,13 +287,8 @@ def mpn_channel_maps(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     idx = _with_masks(q, N_CHANNEL_IMAGES)
     if len(idx) == 0:
         return {}
-    was = ctx.model.training
-    ctx.model.eval()
-    try:
-        with torch.no_grad():
-            fmap = ctx.model.backbone(normalize(q.images[idx].to(ctx.device))).float()
-    finally:
-        ctx.model.train(was)
+    with eval_mode(ctx.model), torch.no_grad():
+        fmap = ctx.model.backbone(normalize(q.images[idx].to(ctx.device))).float()
     peaks = channel_peak_heights(fmap, q.masks[idx], q.images.shape[2]).cpu()      # (N, C)
     act = fmap.mean((0, 2, 3)).cpu()                                               # (C,)
     mean, std = peaks.mean(0), peaks.std(0)
@@ -391,9 +386,7 @@ def mpn_test_prior(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     model, q, g = ctx.model, ctx.query, ctx.gallery
     if not _is_mpn(model) or not getattr(model, "uses_at", False) or q.masks is None or g.masks is None:
         return {}
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         metric = ctx.config.eval.metric
         ids = (q.pids, g.pids, q.camids, g.camids)
         kw = dict(batch_size=ctx.config.eval.batch_size, flip=False, device=ctx.device, amp_dtype=ctx.amp_dtype)
@@ -405,8 +398,6 @@ def mpn_test_prior(ctx: AnalysisContext) -> dict[str, np.ndarray]:
                          *ids, metric=metric).to_dict()
             for k in at:
                 at[k].append(r[k])
-    finally:
-        model.train(was)
     return {"levels": np.asarray(TEST_PRIOR_NOISE, dtype=np.float32), "mt_mAP": np.float32(mt["mAP"]),
             "mt_rank1": np.float32(mt["rank1"]), "mt_mAP_trapezoid": np.float32(mt["mAP_trapezoid"]),
             **{f"at_{k}": np.asarray(v, dtype=np.float32) for k, v in at.items()}}

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ...data.transforms import normalize
 from ...data.types import relabel
-from ...engine.hooks import AnalysisContext, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode, register_hook
 from ...losses.segmentation import remap_part_labels
 
 #: images scored by pal_segmentation / kept as examples; probe images of pal_grad_cam; CAMs kept.
@@ -64,23 +64,18 @@ def pal_segmentation(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     ignore = model.ps_cfg.ignore_index
     n = min(SEG_LIMIT, len(ctx.query))
     preds, targets, preds_full, targets_full = [], [], [], []
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for s in range(0, n, 64):
-                images = normalize(ctx.query.images[s:min(n, s + 64)].to(ctx.device))
-                logits = model.predict_parts(images).float()                       # (B, M, h', w')
-                labels = remap_part_labels(ctx.query.masks[s:min(n, s + 64)].to(ctx.device).long(),
-                                           model.ps_cfg.granularity, ignore)       # (B, H, W)
-                small = F.interpolate(labels[:, None].float(), size=logits.shape[2:], mode="nearest")[:, 0].long()
-                preds.append(logits.argmax(1).cpu())
-                targets.append(small.cpu())
-                full = F.interpolate(logits, size=labels.shape[1:], mode="bilinear", align_corners=False)
-                preds_full.append(full.argmax(1).cpu())
-                targets_full.append(labels.cpu())
-    finally:
-        model.train(was)
+    with eval_mode(model), torch.no_grad():
+        for s in range(0, n, 64):
+            images = normalize(ctx.query.images[s:min(n, s + 64)].to(ctx.device))
+            logits = model.predict_parts(images).float()                       # (B, M, h', w')
+            labels = remap_part_labels(ctx.query.masks[s:min(n, s + 64)].to(ctx.device).long(),
+                                       model.ps_cfg.granularity, ignore)       # (B, H, W)
+            small = F.interpolate(labels[:, None].float(), size=logits.shape[2:], mode="nearest")[:, 0].long()
+            preds.append(logits.argmax(1).cpu())
+            targets.append(small.cpu())
+            full = F.interpolate(logits, size=labels.shape[1:], mode="bilinear", align_corners=False)
+            preds_full.append(full.argmax(1).cpu())
+            targets_full.append(labels.cpu())
     pred, target = torch.cat(preds), torch.cat(targets)
     pred_full, target_full = torch.cat(preds_full), torch.cat(targets_full)
     head = segmentation_scores(pred, target, m, ignore)
@@ -125,15 +120,10 @@ def pal_cross_domain(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     ds = build_dataset(data.dataset, **kwargs)
     size = tuple(data.size)
     query, gallery = ds.load_split("query", size), ds.load_split("gallery", size)
-    was = ctx.model.training
-    ctx.model.eval()
-    try:
-        with torch.no_grad():
-            metrics = evaluate_model(ctx.model, query, gallery, metric=ctx.config.eval.metric,
-                                     flip=ctx.config.eval.flip, batch_size=ctx.config.eval.batch_size,
-                                     device=ctx.device, amp_dtype=ctx.amp_dtype)
-    finally:
-        ctx.model.train(was)
+    with eval_mode(ctx.model), torch.no_grad():
+        metrics = evaluate_model(ctx.model, query, gallery, metric=ctx.config.eval.metric,
+                                 flip=ctx.config.eval.flip, batch_size=ctx.config.eval.batch_size,
+                                 device=ctx.device, amp_dtype=ctx.amp_dtype)
     out = {k: np.float32(metrics[k]) for k in ("rank1", "rank5", "rank10", "mAP", "mAP_trapezoid") if k in metrics}
     out["target_domain"] = np.array(target)
     return out
