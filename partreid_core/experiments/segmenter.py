@@ -85,13 +85,15 @@ def predict_split(model: PartSegmenter, split: SplitTensors, batch_size: int = 1
     return torch.cat(out)
 
 
-def score_split(model: PartSegmenter, split: SplitTensors) -> dict[str, object]:
-    """Pixel accuracy, per-class IoU and mIoU of the model's labels against the split's exact masks."""
+def score_split(model: PartSegmenter, split: SplitTensors) -> tuple[dict[str, object], torch.Tensor]:
+    """Pixel accuracy, per-class IoU and mIoU of the model's labels against the split's exact masks, and the
+    labels themselves ((N, H, W) int64)."""
     from ..analysis.segmentation import segmentation_scores
 
     if split.masks is None:
         raise ValueError("scoring a segmenter needs a split with part masks")
-    return segmentation_scores(predict_split(model, split), split.masks.long(), len(PART_CLASSES))
+    pred = predict_split(model, split)
+    return segmentation_scores(pred, split.masks.long(), len(PART_CLASSES)), pred
 
 
 def train_segmenter(cfg: SegmenterTrainConfig, out: str | Path = "results", checkpoints: str | Path = "checkpoints",
@@ -147,15 +149,13 @@ def train_segmenter(cfg: SegmenterTrainConfig, out: str | Path = "results", chec
     for target in other_domains(cfg.domain):
         scored[target] = build_dataset(cfg.dataset, domain=target).load_split("train", size)
     for d, split in scored.items():
-        s = score_split(model, split)
+        s, pred = score_split(model, split)
         metrics[f"pixel_accuracy_{d}"], metrics[f"miou_{d}"] = s["pixel_accuracy"], s["miou"]
         metrics.update({f"iou_{d}_{c}": v for c, v in zip(PART_CLASSES, s["iou"])})
-        if d != cfg.domain:
-            ex = split.images[:EXAMPLES]
-            arrays[f"images_{d}"] = ex.numpy()
+        if d != cfg.domain:  # examples of the images the segmenter will label
+            arrays[f"images_{d}"] = split.images[:EXAMPLES].numpy()
             arrays[f"masks_{d}"] = split.masks[:EXAMPLES].numpy()
-            with torch.no_grad():
-                arrays[f"pred_{d}"] = model.predict(normalize(ex.to(dev))).to(torch.uint8).cpu().numpy()
+            arrays[f"pred_{d}"] = pred[:EXAMPLES].to(torch.uint8).numpy()
 
     path = records.run_dir(out, EXPERIMENT, cfg.name)
     ckpt = Path(checkpoints) / EXPERIMENT / cfg.name / "segmenter.pt"
