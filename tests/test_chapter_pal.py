@@ -15,7 +15,7 @@ RUN_MINUTES = {"globalpool": 1.5, "globalpool_ps": 1.5, "pcb": 1.5, "pcb_ps": 1.
 
 
 def _planned():
-    return {f.name: plan(load_sweep(f)) for f in sorted(SWEEPS.glob("*.yaml"))}
+    return {f.name: plan(load_sweep(f), seeds=[0, 1, 2]) for f in sorted(SWEEPS.glob("*.yaml"))}
 
 
 def test_sweeps_plan_within_budget():
