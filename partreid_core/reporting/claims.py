@@ -489,11 +489,14 @@ class Judgement:
 
     def as_row(self) -> dict[str, object]:
         c = self.claim
-        return {"claim": c.id, "artefact": c.artefact, "statement": c.statement, "metric": c.metric,
-                "kind": c.kind, "headline": c.headline,
+        return {"claim": c.id, "id": c.id, "artefact": c.artefact, "statement": c.statement, "metric": c.metric,
+                "kind": c.kind, "headline": c.headline, "hypothesis": c.hypothesis, "treatment": c.treatment,
+                "baseline": c.baseline, "design": "unpaired",
                 "expected": f"{c.treatment} {'>' if c.direction > 0 else '<'} {c.baseline}",
                 "observed": self.observed(), "seeds": f"{self.n_treatment}/{self.n_baseline}",
-                "p": self.p_value, "verdict": self.verdict}
+                "difference": self.difference, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "p": self.p_value, "p_holm": math.nan, "paper_effect": c.paper_effect, "margin": claim_margin(c),
+                "verdict": self.verdict}
 
 
 def judge(claim: Claim, treatment: Sequence[float], baseline: Sequence[float], alpha: float = ALPHA) -> Judgement:
