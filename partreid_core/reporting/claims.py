@@ -301,6 +301,34 @@ def decide(claim: Claim, test: TestResult, p_decision: float, margin: float, alp
 
 VERDICT_RULE = __doc__[__doc__.index("1. Per-seed"):].strip()
 
+#: what each claim kind, hypothesis, design and verdict means (rendered by the evaluation-protocol page)
+GLOSSARY: dict[str, dict[str, str]] = {
+    "kind": {
+        "paper": "a statement the paper makes (its direction, and its own effect size where it gives one)",
+        "mechanism": "the paper's explanation of its gains (e.g. less redundant part features)",
+        "sanity": "a benchmark or by-construction check: judged on its raw p, shown apart, never scored",
+    },
+    "hypothesis": {
+        "directional": "the paper says the treatment beats the baseline (or stays below it)",
+        "equivalence": "the paper says the two barely differ",
+    },
+    "design": {
+        "paired": "both variants trained with the same seeds (shared sampler and augmentation streams): "
+                  "paired t-test on the per-seed differences",
+        "exact-paired": "two test-time switches of one checkpoint: the same paired t-test, the pairs exact",
+        "unpaired": "no common seeds by design: Welch's t-test",
+    },
+    "verdict": {
+        "confirmed": "directional: the Holm-adjusted p < 0.05 in the paper's direction and the CI not inside "
+                     "±margin; equivalence: the CI inside ±margin",
+        "contradicted": "directional: Holm-adjusted p < 0.05 the other way; equivalence: the CI wholly outside "
+                        "±margin",
+        "no effect": "directional only: the CI inside ±margin (an effect, if any, too small to matter)",
+        "inconclusive": "anything else, or fewer than two pairs: the seeds cannot tell (see the minimum "
+                        "detectable effect)",
+    },
+}
+
 
 def verdict_rule_text() -> str:
     """The verdict rule in words (what the evaluation-protocol page renders), margins included."""
@@ -511,7 +539,7 @@ def judge(claim: Claim, treatment: Sequence[float], baseline: Sequence[float], a
                      verdict)
 
 
-__all__ = ["ALPHA", "Claim", "ClaimKind", "DESIGNS", "Design", "HYPOTHESES", "Hypothesis", "JSON_FIELDS", "KINDS",
+__all__ = ["ALPHA", "Claim", "ClaimKind", "DESIGNS", "Design", "GLOSSARY", "HYPOTHESES", "Hypothesis", "JSON_FIELDS", "KINDS",
            "MAGNITUDES", "MARGIN_FAMILIES", "MarginFamily", "SCORED_KINDS", "TestResult", "VERDICTS", "VERDICT_RULE",
            "Verdict", "Judgement", "claim_margin", "claims_table", "decide", "exact_paired_test", "holm", "judge",
            "margin_family", "minimum_detectable_effect", "paired_test", "ratio_magnitude", "sign_agreement",
