@@ -19,7 +19,8 @@ def tidy(arms: dict[str, dict[int, float]], metric: str = "rank1") -> pd.DataFra
 
 def arms(baseline: list[float], differences: list[float]) -> pd.DataFrame:
     """Baseline values per seed 0..n-1 and a treatment = baseline + differences (same seeds)."""
-    return tidy({"b": dict(enumerate(baseline)), "t": {i: x + d for i, (x, d) in enumerate(zip(baseline, differences))}})
+    treated = {i: x + d for i, (x, d) in enumerate(zip(baseline, differences))}
+    return tidy({"b": dict(enumerate(baseline)), "t": treated})
 
 
 def one(claim: Claim, values: pd.DataFrame) -> pd.Series:
