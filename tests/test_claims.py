@@ -129,6 +129,16 @@ def test_too_few_seeds_and_seeds_missing_in_one_arm():
     assert missing.verdict == "inconclusive" and missing.observed == "no records (absent)"
 
 
+def test_only_test_split_rows_are_judged():
+    values = arms([50, 60, 70], [2.0, 2.1, 1.9]).assign(split="test")
+    tuned = values.assign(split="val", rank1=values.rank1 + np.where(values.variant == "t", -30.0, 0.0))
+    both = pd.concat([values, tuned], ignore_index=True)
+    r = one(UP, both)
+    assert r.verdict == "confirmed" and r.difference == pytest.approx(2.0)       # the val rows are left out
+    assert one(UP, both.assign(split=np.nan)).difference == pytest.approx(-13.0)  # no split given: all rows, averaged
+    assert claims_table([UP], both, paper="T", split="val").loc[0, "verdict"] == "contradicted"
+
+
 def test_ratio_magnitude_and_minimum_detectable_effect():
     assert C.ratio_magnitude(1.0, 1.5) == (pytest.approx(2 / 3), "within x0.5-x2")
     assert C.ratio_magnitude(14.6, 1.0)[1] == "larger" and C.ratio_magnitude(0.2, 1.5)[1] == "smaller"

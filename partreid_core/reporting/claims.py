@@ -426,7 +426,7 @@ def _judge_one(c: Claim, values: pd.DataFrame, variant_col: str, seed_col: str |
 
 
 def claims_table(claims: Sequence[Claim], values: pd.DataFrame, paper: str | None = None, regime: str = "scratch",
-                 variant_col: str = "variant", seed_col: str = "seed") -> pd.DataFrame:
+                 variant_col: str = "variant", seed_col: str = "seed", split: str | None = "test") -> pd.DataFrame:
     """Judge every claim on ``values`` (one row per (variant, seed) run; metric columns) by the rule of
     the module docstring, Holm's correction over this call's paper and mechanism claims.
 
@@ -436,7 +436,13 @@ def claims_table(claims: Sequence[Claim], values: pd.DataFrame, paper: str | Non
     values is "inconclusive" with "no records (...)" as its observation (chapters render before all
     their runs exist). A ``values`` table without ``seed_col`` (deprecated) can only be judged unpaired:
     the ``design`` column then says "unpaired".
+
+    Verdicts are reported on the test split: where ``values`` has a ``split`` column, rows of another split
+    (SynthReID's ``val``, which is for tuning) are left out; rows without one count as test, which is what
+    every record made before the validation split was evaluated on. ``split=None`` keeps every row.
     """
+    if split is not None and "split" in values.columns:
+        values = values[values["split"].isna() | (values["split"] == split)]
     if paper is None:
         warnings.warn("claims_table without paper= is deprecated", DeprecationWarning, stacklevel=2)
     if seed_col not in values.columns:
