@@ -267,3 +267,22 @@ def test_pal_pooling_rule_for_the_osnet_rows():
     assert resnet.pool.mode == "max" and osnet.pool.mode == "avg" and ps.base.pool.mode == "avg"
     cpu = resolve_config("pal_globalpool", "cpu")
     assert model_config("globalpool", cpu.model_overrides).pool == "max"
+
+
+@pytest.mark.heavy
+def test_two_stage_mpn_smoke(tmp_path, monkeypatch):
+    """mpn_ide then mpn at the gpu recipes (tiny width, size and batch, 2 iterations): MPN finds the IDE
+    checkpoint through its init_from template and its record names that file."""
+    from partreid_core.engine.trainer import train
+
+    monkeypatch.setenv("PARTREID_CHECKPOINTS", str(tmp_path / "ckpt"))
+    tiny = parse_set(["model_overrides.backbone.pretrained=false", "model_overrides.backbone.width=0.25",
+                      "data.size=[64,32]", "train.epochs=1", "train.iters_per_epoch=2", "data.p=4", "data.k=2",
+                      "data.batch_size=8", "eval.rerank=false", "train.amp=off", "train.progress=false",
+                      "analysis=[]"])
+    train(resolve_config("mpn_ide", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path, device="cpu")
+    res = train(resolve_config("mpn", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path, device="cpu")
+    meta = json.loads((res.path / "config.json").read_text())
+    ide = tmp_path / "ckpt" / "checkpoints" / "mpn_ide" / "globalpool-synth-tiny-s0" / "last.pt"
+    assert f'"pretrained_trunk": "ide:{ide} sha256:{file_sha256(ide)}"' in json.dumps(meta)
+    assert res.metrics["mAP"] >= 0
