@@ -145,7 +145,8 @@ class TrainConfig:
     """
 
     epochs: int = 2
-    #: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16", "fp16" or "off"
+    #: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16", "fp16" or "off"; the training forward only
+    #: (evaluation: ``eval.amp``). Every gpu recipe names its value; the cpu profile sets bf16.
     amp: str = "auto"
     channels_last: bool = True
     compile: bool = False
