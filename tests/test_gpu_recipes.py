@@ -286,3 +286,20 @@ def test_two_stage_mpn_smoke(tmp_path, monkeypatch):
     ide = tmp_path / "ckpt" / "checkpoints" / "mpn_ide" / "globalpool-synth-tiny-s0" / "last.pt"
     assert f'"pretrained_trunk": "ide:{ide} sha256:{file_sha256(ide)}"' in json.dumps(meta)
     assert res.metrics["mAP"] >= 0
+
+
+def test_a_gpu_checkpoint_loads_without_its_initial_weight_files(tmp_path, monkeypatch):
+    """The state dict replaces every weight: evaluating a gpu checkpoint needs neither the ImageNet file nor
+    MPN's IDE checkpoint."""
+    from partreid_core.experiments.config import config_to_dict
+    from partreid_core.experiments.robustness import load_trained
+
+    monkeypatch.setenv("PARTREID_WEIGHTS", str(tmp_path / "empty"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    cfg = resolve_config("mpn", "gpu", overrides=parse_set(["model_overrides.backbone.width=0.25"]))
+    assert _backbone(cfg).pretrained is True and cfg.model_overrides["init_from"]
+    model = build_model("mpn", 5, {**cfg.model_overrides, "backbone": {"width": 0.25}, "init_from": ""})
+    torch.save({"config": config_to_dict(cfg), "num_classes": 5, "model": model.state_dict()}, tmp_path / "last.pt")
+    loaded, _ = load_trained(tmp_path / "last.pt", torch.device("cpu"))
+    for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), k

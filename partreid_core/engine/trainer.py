@@ -119,8 +119,6 @@ def load_splits(cfg: ExperimentConfig) -> tuple[SplitTensors, SplitTensors, Spli
             st.masks = None
         if not cfg.data.use_keypoints:
             st.keypoints = None
-        if split == "train":  # MPN's offline x5 translation (a no-op unless data.translate.copies > 1)
-            st = translate_split(st, cfg.data.translate)
         out.append(st)
     return tuple(out)  # type: ignore[return-value]
 
@@ -251,6 +249,7 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
     # evaluation in fp32 unless a recipe or profile asks otherwise (eval.amp="train": as training, the cpu profile)
     eval_dtype = amp_dtype if cfg.eval.amp == "train" else amp_dtype_for(cfg.eval.amp, device)
     train_split, query, gallery = splits or load_splits(cfg)
+    train_split = translate_split(train_split, cfg.data.translate)  # MPN's offline x5 set (no-op: copies 1)
     labels, num_classes = relabel(train_split.pids)
     train_split = train_split.to(device)
     labels = labels.to(device)
