@@ -118,7 +118,8 @@ def test_mpn_init_from_loads_the_ide_trunk(tmp_path, monkeypatch):
     ide = build_model("globalpool", 7, {"backbone": {"width": 0.25}, "pool": "avg"})
     (tmp_path / "ide").mkdir()
     torch.save({"model": ide.state_dict(), "epoch": 1}, tmp_path / "ide" / "last.pt")
-    mpn = build_model("mpn", 7, {"backbone": {"width": 0.25}, "init_from": "ide/last.pt"})  # relative: under $PARTREID_CHECKPOINTS
+    # a relative path is looked up under $PARTREID_CHECKPOINTS
+    mpn = build_model("mpn", 7, {"backbone": {"width": 0.25}, "init_from": "ide/last.pt"})
     for (k, a), b in zip(ide.backbone.state_dict().items(), mpn.backbone.state_dict().values()):
         assert torch.equal(a, b), k
     prov = pretrained_provenance(mpn)
