@@ -274,10 +274,15 @@ def test_every_recipe_resolves(profile):
     for name in names:
         cfg = resolve_config(name, profile)
         assert cfg.recipe == name and cfg.experiment == name
-        # recipes set training, not architecture; the one loss switch is torchreid's softmax-only OSNet
-        allowed = {"backbone", "loss", "center_weight"} if name == "pal_osnet" else {"backbone"}
+        # recipes set training, not architecture; the exceptions: torchreid's softmax-only OSNet with its fc
+        # frozen in the classifier-only epochs, PAL's pooling rule, MPN's IDE initialisation and triplet scale,
+        # and the IDE model of MPN §5.1
+        allowed = {"pal_osnet": {"backbone", "loss", "center_weight", "fc_in_backbone_group"},
+                   "pal_globalpool": {"backbone", "pool"}, "mpn": {"backbone", "init_from", "loss"},
+                   "mpn_ide": {"backbone", "pool", "loss"}}.get(name, {"backbone"})
         assert set(cfg.model_overrides) <= allowed, name
-        assert set(cfg.model_overrides.get("backbone", {})) <= {"name", "width"}
+        assert set(cfg.model_overrides.get("backbone", {})) <= {"name", "width", "pretrained", "zero_init_residual",
+                                                                "last_stride"}
         if profile == "smoke":
             assert cfg.data.size == (64, 32) and cfg.train.epochs <= 2 and cfg.data.dataset == "synth-tiny"
         if profile == "gpu":

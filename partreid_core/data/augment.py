@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..config import ConfigError
 from .types import COCO_KEYPOINTS
 
 #: COCO-17 index permutation that swaps every left keypoint with its right counterpart.
@@ -36,7 +37,12 @@ class ErasingConfig:
 
     ``fill`` is per channel in normalised space: (0, 0, 0) is the ImageNet mean colour (MGN's
     choice, PAL §9 #5); PLR-OSNet's code fills (0.4914, 0.4822, 0.4465). ``erase_masks``
-    labels erased mask pixels background (PAL §9 #5: "set erased labels to background").
+    labels erased mask pixels background (PAL §9 #5: "set erased labels to background"); MPN's
+    official loader keeps its masks (and so its priors) as they are, ``erase_masks=False``.
+    ``aspect_sampling``: how the aspect ratio r = h / w is drawn from ``aspect``: ``"log"``,
+    log r uniform (torchvision's ``RandomErasing``; the default, every ``cpu`` record used it), or
+    ``"uniform"``, r uniform in [0.3, 3.33] (Zhong et al.'s code, which PLR-OSNet and MPN use:
+    r > 1 then has about 77 % of the draws instead of 50 %).
     """
 
     p: float = 0.0
@@ -45,6 +51,11 @@ class ErasingConfig:
     fill: tuple[float, float, float] = (0.0, 0.0, 0.0)
     attempts: int = 100
     erase_masks: bool = True
+    aspect_sampling: str = "log"
+
+    def __post_init__(self) -> None:
+        if self.aspect_sampling not in ("log", "uniform"):
+            raise ConfigError(f"erasing.aspect_sampling must be 'log' or 'uniform', got {self.aspect_sampling!r}")
 
 
 @dataclass
@@ -275,13 +286,17 @@ def random_shift(images, masks, keypoints, cfg: RSAConfig, gen: torch.Generator,
 def sample_erasing(n: int, h: int, w: int, cfg: ErasingConfig, gen: torch.Generator, device):
     """torchvision ``RandomErasing`` parameters for a batch: (apply (N,) bool, y, x, eh, ew (N,) int64).
 
-    Per sample, ``cfg.attempts`` candidates with area ~ U(area) * H * W and log-uniform aspect;
+    Per sample, ``cfg.attempts`` candidates with area ~ U(area) * H * W and an aspect drawn as
+    ``cfg.aspect_sampling`` says (log-uniform or uniform; the same number of random draws either way);
     the first candidate that fits (eh < H and ew < W) is used; a sample with none is left intact.
     """
     a = cfg.attempts
     area = _uniform(n * a, cfg.area[0], cfg.area[1], gen, device).view(n, a) * (h * w)
-    log_r = _uniform(n * a, math.log(cfg.aspect[0]), math.log(cfg.aspect[1]), gen, device).view(n, a)
-    ratio = torch.exp(log_r)
+    if cfg.aspect_sampling == "uniform":
+        ratio = _uniform(n * a, cfg.aspect[0], cfg.aspect[1], gen, device).view(n, a)
+    else:
+        log_r = _uniform(n * a, math.log(cfg.aspect[0]), math.log(cfg.aspect[1]), gen, device).view(n, a)
+        ratio = torch.exp(log_r)
     eh = torch.round(torch.sqrt(area * ratio)).long()
     ew = torch.round(torch.sqrt(area / ratio)).long()
     ok = (eh < h) & (ew < w) & (eh > 0) & (ew > 0)

@@ -26,10 +26,12 @@ import torch.distributed as dist
 from tqdm import tqdm  # plain: tqdm.auto warns in kernels without ipywidgets (the book build)
 
 from ..data import build_dataset
+from ..data.translate import translate_split
 from ..data.types import SplitTensors, eval_splits, relabel
 from ..experiments import records
 from ..experiments.config import ExperimentConfig, config_to_dict
 from ..models import build_model
+from ..models.backbones import pretrained_provenance
 from .hooks import AnalysisContext, eval_mode, run_hooks
 from .optim import apply_lr, build_optimizer, lr_factor, split_param_groups
 from .pipeline import build_sampler, make_batch
@@ -244,12 +246,16 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         torch.backends.cudnn.benchmark = True
     seed_everything(cfg.seed)
     amp_dtype = amp_dtype_for(cfg.train.amp, device)
+    # evaluation in fp32 unless a recipe or profile asks otherwise (eval.amp="train": as training, the cpu profile)
+    eval_dtype = amp_dtype if cfg.eval.amp == "train" else amp_dtype_for(cfg.eval.amp, device)
     train_split, query, gallery = splits or load_splits(cfg)
+    train_split = translate_split(train_split, cfg.data.translate)  # MPN's offline x5 set (no-op: copies 1)
     labels, num_classes = relabel(train_split.pids)
     train_split = train_split.to(device)
     labels = labels.to(device)
 
     core = build_model(cfg.model, num_classes, cfg.model_overrides).to(device)
+    trunk_source = pretrained_provenance(core)  # "imagenet:<file> sha256:<hex>", "ide:...", or "none"
     if cfg.train.channels_last:
         core = core.to(memory_format=torch.channels_last)
     phases = _phase_terms(cfg)
@@ -370,7 +376,7 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         row["time_s"] = dt
         due = cfg.eval.every and (epoch + 1) % cfg.eval.every == 0 and epoch + 1 < epochs
         if due and rank == 0:
-            row.update(evaluate(core, query, gallery, cfg, device, amp_dtype, rerank=False))
+            row.update(evaluate(core, query, gallery, cfg, device, eval_dtype, rerank=False))
         history.append(row)
         if show:
             print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
@@ -390,17 +396,19 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         return RunResult(path, {}, history)
     metrics: dict[str, float] = {}
     if rank == 0:
-        metrics = evaluate(core, query, gallery, cfg, device, amp_dtype, rerank=cfg.eval.rerank)
+        metrics = evaluate(core, query, gallery, cfg, device, eval_dtype, rerank=cfg.eval.rerank)
         if history:
             history[-1].update({k: v for k, v in metrics.items() if not k.startswith("rr_")})
         arrays = {}
         if cfg.analysis:
             core.eval()
             arrays = run_hooks(cfg.analysis, AnalysisContext(core, train_split, query, gallery, cfg, device,
-                                                            amp_dtype))
+                                                            eval_dtype))
         path.mkdir(parents=True, exist_ok=True)
         meta = {"seed": cfg.seed, "variant": variant, "num_train_ids": num_classes, "world_size": world,
                 "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
+                "eval_precision": str(eval_dtype or torch.float32).removeprefix("torch."),
+                "pretrained_trunk": trunk_source,
                 "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device))}
         records.write_config(path, config_to_dict(cfg), meta)
         records.write_history(path, history)

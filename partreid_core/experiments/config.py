@@ -22,6 +22,7 @@ import yaml
 
 from ..config import ConfigError, deep_update, from_dict, to_dict
 from ..data.augment import ErasingConfig, RSAConfig, StyleConfig
+from ..data.translate import TranslateConfig
 from ..data.types import EVAL_SPLITS
 
 PROFILES = ("smoke", "cpu", "gpu")
@@ -52,6 +53,8 @@ class DataConfig:
     erasing: ErasingConfig = field(default_factory=ErasingConfig)
     #: photometric style jitter (off in every paper recipe; the PAL-T8 analogue's segmenter uses it)
     style: StyleConfig = field(default_factory=StyleConfig)
+    #: offline translation copies of the training split (MPN §5.1's x5 enlarged set; off by default)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
     #: load masks / keypoints when the dataset has them (models that ignore them are unaffected)
     use_masks: bool = True
     use_keypoints: bool = True
@@ -142,7 +145,8 @@ class TrainConfig:
     """
 
     epochs: int = 2
-    #: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16", "fp16" or "off"
+    #: "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16", "fp16" or "off"; the training forward only
+    #: (evaluation: ``eval.amp``). Every gpu recipe names its value; the cpu profile sets bf16.
     amp: str = "auto"
     channels_last: bool = True
     compile: bool = False
@@ -185,10 +189,15 @@ class EvalConfig:
     rerank: bool = True
     batch_size: int = 256
     split: str = "test"
+    #: autocast of the test forward: "off" (fp32, the papers' and the default), "bf16", "fp16", or "train"
+    #: (whatever ``train.amp`` resolved to: the ``cpu`` and ``smoke`` profiles, whose records were made so)
+    amp: str = "off"
 
     def __post_init__(self) -> None:
         if self.split not in EVAL_SPLITS:
             raise ConfigError(f"eval.split must be one of {tuple(EVAL_SPLITS)}, got {self.split!r}")
+        if self.amp not in ("off", "bf16", "fp16", "train"):
+            raise ConfigError(f"eval.amp must be off, bf16, fp16 or train, got {self.amp!r}")
 
 
 @dataclass
@@ -302,7 +311,23 @@ def resolve_config(recipe: str | None = None, profile: str = "cpu", overrides: d
         cli["data"] = {"dataset": choices["dataset"]}
     data = deep_update(data, cli)
     data = deep_update(data, overrides or {})
-    return from_dict(ExperimentConfig, data)
+    return from_dict(ExperimentConfig, _expand_init_from(data))
+
+
+def _expand_init_from(data: dict) -> dict:
+    """Fill ``{dataset}``, ``{seed}`` and ``{profile}`` in ``model_overrides.init_from`` (MPN's IDE checkpoint
+    is per data set and seed), so the resolved config names the file it was initialised from."""
+    init = (data.get("model_overrides") or {}).get("init_from")
+    if not isinstance(init, str) or "{" not in init:
+        return data
+    fields = {"dataset": (data.get("data") or {}).get("dataset", DataConfig.dataset),
+              "seed": data.get("seed", 0), "profile": data.get("profile", "")}
+    try:
+        path = init.format(**fields)
+    except (KeyError, IndexError) as e:
+        raise ConfigError(f"model_overrides.init_from={init!r}: unknown placeholder {e}; "
+                          f"known: {', '.join('{' + k + '}' for k in fields)}") from None
+    return deep_update(data, {"model_overrides": {"init_from": path}})
 
 
 def config_to_dict(cfg: ExperimentConfig) -> dict:

@@ -13,10 +13,24 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from ..config import merge
+from ..config import deep_update, merge
 from ..data import build_dataset
 from . import records
 from .config import config_from_dict
+
+
+def _without_initial_weights(model: str, overrides: dict) -> dict:
+    """``overrides`` with ``backbone.pretrained`` off and no ``init_from``: a checkpoint's state dict replaces
+    every weight, so rebuilding it must not need the ImageNet / IDE files it was first initialised from."""
+    from ..models.registry import model_config
+
+    mc = model_config(model)
+    out = dict(overrides)
+    if hasattr(mc, "backbone") or hasattr(mc, "base"):
+        out = deep_update(out, {"backbone": {"pretrained": False}})
+    if hasattr(mc, "init_from"):
+        out["init_from"] = ""
+    return out
 
 
 def load_trained(checkpoint: str | Path, device: torch.device):
@@ -28,7 +42,7 @@ def load_trained(checkpoint: str | Path, device: torch.device):
         raise FileNotFoundError(f"no checkpoint at {path} (partreid train writes checkpoints/<experiment>/<run>/last.pt)")
     state = torch.load(path, map_location="cpu", weights_only=False)
     cfg = config_from_dict(state["config"])
-    model = build_model(cfg.model, state["num_classes"], cfg.model_overrides)
+    model = build_model(cfg.model, state["num_classes"], _without_initial_weights(cfg.model, cfg.model_overrides))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), cfg
 

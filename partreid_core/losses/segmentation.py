@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributed import gather_nograd, gather_with_grad
+
 #: PAL-T6 / PAL-F11 label granularities: a fixed lookup from the 8 classes to M classes
 #: (PAL-MGN ``fuse_parts.py``). Index i of a tuple is the new class of old class i.
 PART_GROUPINGS: dict[str, tuple[int, ...]] = {
@@ -156,7 +158,9 @@ class PartSegmentationLoss(nn.Module):
     """:func:`class_balanced_cross_entropy` with labels resized to the logits' resolution.
 
     Input: logits (N, M, h, w) and full-resolution masks (N, H, W) already in the M-class
-    scheme (see :func:`remap_part_labels`). Output: scalar.
+    scheme (see :func:`remap_part_labels`). Output: scalar. In a multi-process run the logits and
+    labels of every rank are gathered first (:mod:`partreid_core.losses.distributed`), so each class's
+    pixels are pooled over the global batch, as with one process.
     """
 
     def __init__(self, ignore_index: int = 255, validate: bool = True):
@@ -166,6 +170,7 @@ class PartSegmentationLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         labels = resize_labels(masks, tuple(logits.shape[-2:]))
+        logits, labels = gather_with_grad(logits), gather_nograd(labels)  # no-ops with one process
         return class_balanced_cross_entropy(logits, labels, self.ignore_index, validate=self.validate)
 
 

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributed import gather_nograd, gather_with_grad
+
 
 def pairwise_euclidean(x: torch.Tensor, squared: bool = False) -> torch.Tensor:
     """(N, d) -> (N, N) Euclidean distances (clamped away from 0 so sqrt has a gradient), or squared ones."""
@@ -29,7 +31,9 @@ class TripletLoss(nn.Module):
         average: "all" averages over every anchor with a positive and a negative (BoT, torchreid);
             "violating" averages the hinge over the anchors that violate the margin (MPN's N_T).
 
-    Input: features (N, d), labels (N,). Output: scalar loss.
+    Input: features (N, d), labels (N,). Output: scalar loss. In a multi-process run the features
+    and labels of every rank are gathered first (:mod:`partreid_core.losses.distributed`), so the
+    hardest positive and negative are mined over the global batch, as with one process.
     """
 
     def __init__(self, margin: float | None = 0.3, normalize: bool = False, squared: bool = False,
@@ -43,6 +47,7 @@ class TripletLoss(nn.Module):
         self.average = average
 
     def forward(self, feats: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        feats, labels = gather_with_grad(feats), gather_nograd(labels)  # no-ops with one process
         if self.normalize:
             feats = F.normalize(feats.float(), dim=1)
         dist = pairwise_euclidean(feats, squared=self.squared)

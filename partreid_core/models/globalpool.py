@@ -43,7 +43,8 @@ class GlobalPoolConfig:
     """GlobalPool settings; defaults are PAL's GP-R50 (spec §2.4, §4.1)."""
 
     backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig(last_stride=1))
-    #: "max" (PAL GP with ResNet/MobileNet/DenseNet), "avg" (BoT; PAL with OSNet) or "avgmax".
+    #: "max" (PAL GP with ResNet/MobileNet/DenseNet), "avg" (BoT; PAL with OSNet), "avgmax", or "pal":
+    #: PAL's rule, "avg" on an OSNet backbone and "max" on the others (PAL-F7's rows; the gpu recipe's choice).
     pool: str = "max"
     #: "embedding" (PAL: Em512 = Linear-BN-ReLU, test feature after ReLU) or "bnneck" (BoT).
     neck: str = "embedding"
@@ -71,7 +72,8 @@ class GlobalPool(ReidModel):
         self.cfg = cfg
         self.backbone = build_backbone(cfg.backbone)
         self.feature_channels = self.backbone.out_channels
-        self.pool = GeneralizedPool(cfg.pool)
+        pool = cfg.pool if cfg.pool != "pal" else ("avg" if cfg.backbone.name.startswith("osnet") else "max")
+        self.pool = GeneralizedPool(pool)
         c = self.feature_channels
         if cfg.neck == "embedding":
             # EANet/PAL code: default nn.Linear/BN init for the embedding, classifier with bias

@@ -14,10 +14,16 @@ names them (``"T1/baseline"`` … ``"T3/class"``, ``"F9/soft_conv1"``).
 Choices where the spec / paper is silent or the code base differs (all in :class:`MPNConfig`):
 
 * Triplet loss (§3, A2): batch-hard on L2-normalised h with *squared* Euclidean distance and
-  margin 0.4 (the official code; = cosine distance with α = 0.2), averaged over the anchors
-  whose hinge is positive (N_T). The shared ``TripletLoss`` uses plain Euclidean distance and
-  averages over all anchors by default, so MPN configures it with ``normalize=True, squared=True,
-  average="violating"``.
+  margin 0.4 (the official code), averaged over the anchors whose hinge is positive (N_T). On unit
+  vectors ‖â − b̂‖² = 2 D(a, b) with D the cosine distance, so the hinge is [2 D_ap − 2 D_an + 0.4]_+
+  = 2 [D_ap − D_an + 0.2]_+: the same hardest triplets and the same violating set as the paper's
+  cosine term with α = 0.2, but **twice its value and gradient**. ``loss.triplet_weight`` (default 1,
+  the official code's scale) multiplies it; 0.5 gives the paper's Eq. 3 term exactly (the gpu
+  recipe). The shared ``TripletLoss`` uses plain Euclidean distance and averages over all anchors by
+  default, so MPN configures it with ``normalize=True, squared=True, average="violating"``.
+* Initialisation (§5.1): the backbone starts from an IDE model trained on the same data set
+  (``init_from``: a training checkpoint ``last.pt`` of the ``mpn_ide`` recipe, or a state dict;
+  its ``backbone.*`` entries are loaded into the trunk, :func:`load_trunk`).
 * ID loss: plain softmax CE (label smoothing 0), summed over the 2K classifiers (A1). Logged as
   ``"id"`` (MT classifiers) and ``"id_at"`` (AT classifiers); both have weight 1.
 * CA is shared by MT_k and AT_k whenever it is on, also in the unshared ablations ("CA shared").
@@ -34,7 +40,9 @@ for Grad-CAM (MPN-F7, MPN-F8, MPN-X4; target layer ``model.backbone.layer4[-1]``
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,7 +53,8 @@ from ..config import ConfigError, merge
 from ..data.types import Batch
 from ..losses import TripletLoss
 from ..losses.alignment import FeatureAlignmentLoss
-from .backbones import BackboneConfig, build_backbone, clone
+from .backbones import BackboneConfig, build_backbone, clone, mark_provenance
+from .backbones.weights import file_sha256
 from .base import LossConfig, ReidModel
 from .mpn_priors import PartPrior, degrade_prior, part_maps, prior_from_keypoints, prior_from_masks, uniform_prior
 from .output import ModelOutput
@@ -109,6 +118,9 @@ class MPNConfig:
     mask_threshold: float = 0.5
     soft_share: str = "none"
     soft_share_weight: float = 0.0
+    #: checkpoint whose trunk initialises the backbone (MPN §5.1's IDE model; "" = none). A relative path
+    #: is looked up under $PARTREID_CHECKPOINTS first (as the trainer writes checkpoints), then as given.
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         for key, allowed in (("tasks", TASKS), ("alignment", ALIGNMENTS), ("prior", PRIORS),
@@ -167,6 +179,48 @@ def mpn_variant(name: str, overrides: dict[str, Any] | None = None) -> MPNConfig
     if name not in MPN_VARIANTS:
         raise KeyError(f"unknown MPN variant {name!r}; known: {', '.join(MPN_VARIANTS)}")
     return merge(merge(MPNConfig(), MPN_VARIANTS[name]), overrides or {})
+
+
+def _checkpoint_candidates(path: str) -> list[Path]:
+    p = Path(path)
+    if p.is_absolute() or not os.environ.get("PARTREID_CHECKPOINTS"):
+        return [p]
+    return [Path(os.environ["PARTREID_CHECKPOINTS"]) / p, p]
+
+
+def load_trunk(backbone: nn.Module, path: str) -> nn.Module:
+    """Load the trunk of a trained model into ``backbone`` (strict), in place; returns ``backbone``.
+
+    ``path``: a trainer checkpoint (``{"model": state_dict, ...}``, e.g. the ``mpn_ide`` recipe's
+    ``last.pt``) or a plain state dict; the entries under ``backbone.`` are taken (a state dict without
+    that prefix is used whole). Every backbone parameter is then tagged ``ide:<path> sha256:<hex>``
+    for the record's ``pretrained_trunk``.
+
+    Raises:
+        FileNotFoundError: no file at any candidate path (all are listed, with how to make the file).
+        RuntimeError: the file's trunk does not match the backbone (other architecture or width).
+    """
+    candidates = _checkpoint_candidates(path)
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        listing = "\n  ".join(str(p) for p in candidates)
+        raise FileNotFoundError(
+            f"MPN's init_from checkpoint was not found. Looked for:\n  {listing}\n"
+            "Train the IDE model first (partreid train --recipe mpn_ide --profile <profile> --dataset <dataset> "
+            "--seed <seed>), pass another file with --set model_overrides.init_from=<path>, or start from the "
+            "backbone's own initialisation with --set model_overrides.init_from=''.")
+    state = torch.load(found, map_location="cpu", weights_only=False)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    if any(k.startswith("backbone.") for k in state):
+        state = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+    try:
+        backbone.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise RuntimeError(f"{found}: its trunk does not fit this backbone ({e})") from None
+    mark_provenance(backbone, f"ide:{found} sha256:{file_sha256(found)}")
+    return backbone
 
 
 def conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
@@ -250,6 +304,8 @@ class MPN(ReidModel):
         # §3, A2: squared distance on L2-normalised h, hinge averaged over violating anchors
         self.triplet_loss = TripletLoss(cfg.loss.triplet_margin, normalize=True, squared=True, average="violating")
         self.backbone = build_backbone(cfg.backbone)
+        if cfg.init_from:
+            load_trunk(self.backbone, cfg.init_from)
         c_in = self.backbone.out_channels  # derived, so narrow backbones work unchanged
         k, d = cfg.num_parts, cfg.part_dim
         self.branches = nn.ModuleList(

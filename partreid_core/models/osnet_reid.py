@@ -51,6 +51,10 @@ class OSNetReidConfig:
     center_weight: float = 5e-4
     center_learnable: bool = False
     center_seed: int = 1
+    #: put ``fc`` in the "backbone" parameter group, so ``train.freeze_backbone_epochs`` freezes it too and
+    #: only the classifier trains (torchreid's ``fixbase_epoch`` with ``open_layers=["classifier"]``, PAL
+    #: §4.2). Off: ``fc`` is a head layer (and trains in those epochs), as every cpu record was trained.
+    fc_in_backbone_group: bool = False
 
 
 class OSNetReid(ReidModel):
@@ -92,6 +96,16 @@ class OSNetReid(ReidModel):
 
     def inference_modules(self) -> set[str]:
         return {"backbone", "global_avgpool", "fc"}
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """"backbone" (the trunk, plus ``fc`` when ``fc_in_backbone_group``) and "head" (the rest)."""
+        to_backbone = {id(p) for p in self.backbone.parameters()}
+        if self.cfg.fc_in_backbone_group:
+            to_backbone |= {id(p) for p in self.fc.parameters()}
+        groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []}
+        for p in self.parameters():
+            groups["backbone" if id(p) in to_backbone else "head"].append(p)
+        return groups
 
 
 @register_model("osnet", config=OSNetReidConfig)

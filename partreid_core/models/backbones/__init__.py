@@ -13,7 +13,7 @@ from torch import nn
 from ...registry import Registry
 from .resnet import ResNet, resnet50, set_block_stride, undo_zero_init
 from .torchvision_nets import densenet121, mobilenet_v2
-from .weights import load_imagenet_weights
+from .weights import PROVENANCE_TAG, load_imagenet_weights, mark_provenance, pretrained_provenance
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
 
@@ -33,19 +33,24 @@ class BackboneConfig:
 
     ``width`` scales every channel (the ``cpu`` profile uses narrow backbones with the
     paper's topology); ``pretrained`` is False, True (look in ``PARTREID_WEIGHTS`` / the
-    torch cache) or a path to a local ImageNet state dict.
+    torch cache) or a path to a local ImageNet state dict. ``zero_init_residual`` (ResNet only) starts
+    the last BN of every bottleneck at zero, so each block starts as the identity: on here (every
+    ``cpu``/``smoke`` record was trained so); torchvision's default, off, is what the ``gpu`` profile sets.
+    ImageNet weights overwrite those BN weights, so the option only matters from scratch.
     """
 
     name: str = "resnet50"
     width: float = 1.0
     last_stride: int = 1
     pretrained: bool | str = False
+    zero_init_residual: bool = True
 
 
 @BACKBONES.register("resnet50")
 def _build_resnet50(cfg: BackboneConfig) -> ResNet:
     """ResNet-50 (torchvision parameter names), optional width multiplier and last stride."""
-    return resnet50(width=cfg.width, last_stride=cfg.last_stride, pretrained=cfg.pretrained)
+    return resnet50(width=cfg.width, last_stride=cfg.last_stride, pretrained=cfg.pretrained,
+                    zero_init_residual=cfg.zero_init_residual)
 
 
 @BACKBONES.register("mobilenet_v2")
@@ -88,6 +93,8 @@ def clone(module: nn.Module) -> nn.Module:
     for src, dst in zip(module.parameters(), copied.parameters()):
         if is_backbone_param(src):
             setattr(dst, BACKBONE_TAG, True)
+        if getattr(src, PROVENANCE_TAG, None):  # a copy of loaded weights reports where they came from
+            setattr(dst, PROVENANCE_TAG, getattr(src, PROVENANCE_TAG))
     return copied
 
 
@@ -95,4 +102,4 @@ def clone(module: nn.Module) -> nn.Module:
 from . import osnet  # noqa: E402,F401
 
 __all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride", "undo_zero_init",
-           "load_imagenet_weights", "split_blocks", "clone"]
+           "load_imagenet_weights", "mark_provenance", "pretrained_provenance", "split_blocks", "clone"]

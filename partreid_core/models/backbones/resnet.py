@@ -73,9 +73,11 @@ class ResNet(nn.Module):
         layers: bottlenecks per stage (3, 4, 6, 3 for ResNet-50).
         width: channel multiplier (1.0 = torchvision).
         last_stride: stride of ``layer4`` (1 gives the output stride 16 every spec uses).
+        zero_init_residual: start the last BN weight of every bottleneck at zero (torchvision: False).
     """
 
-    def __init__(self, layers: tuple[int, ...] = (3, 4, 6, 3), width: float = 1.0, last_stride: int = 1):
+    def __init__(self, layers: tuple[int, ...] = (3, 4, 6, 3), width: float = 1.0, last_stride: int = 1,
+                 zero_init_residual: bool = True):
         super().__init__()
         base = max(8, int(round(64 * width)))
         self.width = width
@@ -104,9 +106,10 @@ class ResNet(nn.Module):
                 nn.init.zeros_(m.bias)
         # zero-init the last BN of each residual branch: each block starts as identity, which
         # trains from scratch (no ImageNet weights here) noticeably more stably
-        for m in self.modules():
-            if isinstance(m, Bottleneck):
-                nn.init.zeros_(m.bn3.weight)
+        if zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, Bottleneck):
+                    nn.init.zeros_(m.bn3.weight)
 
     def blocks(self) -> list[tuple[str, nn.Module]]:
         """The network as an ordered list of (name, module) at block granularity.
@@ -126,12 +129,13 @@ class ResNet(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-def resnet50(width: float = 1.0, last_stride: int = 1, pretrained: bool | str = False) -> ResNet:
+def resnet50(width: float = 1.0, last_stride: int = 1, pretrained: bool | str = False,
+             zero_init_residual: bool = True) -> ResNet:
     """ResNet-50. ``pretrained``: False, True (torch cache) or a path to a torchvision state dict.
 
     ImageNet weights exist only for ``width=1.0``; asking for them at another width is an error.
     """
-    model = ResNet((3, 4, 6, 3), width=width, last_stride=last_stride)
+    model = ResNet((3, 4, 6, 3), width=width, last_stride=last_stride, zero_init_residual=zero_init_residual)
     if pretrained:
         if width != 1.0:
             raise ValueError(f"ImageNet weights exist only for width=1.0, not width={width}")

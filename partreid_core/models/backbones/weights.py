@@ -5,6 +5,7 @@ file that was looked for.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,40 @@ KNOWN_FILES: dict[str, tuple[str, ...]] = {
     "mobilenet_v2": ("mobilenet_v2-b0353104.pth", "mobilenet_v2-7ebf99e0.pth"),
     "densenet121": ("densenet121-a639ec97.pth",),
 }
+
+
+#: Attribute set on every parameter whose value came from a file (see :func:`mark_provenance`).
+PROVENANCE_TAG = "_partreid_pretrained"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def mark_provenance(model: nn.Module, source: str) -> None:
+    """Tag every parameter of ``model`` with ``source`` (e.g. ``"imagenet:resnet50-0676ba61.pth sha256:..."``),
+    so a run can record which file its trunk was initialised from (:func:`pretrained_provenance`)."""
+    for p in model.parameters():
+        setattr(p, PROVENANCE_TAG, source)
+
+
+def pretrained_provenance(model: nn.Module) -> str:
+    """The sources of ``model``'s initial weights (``"; "``-joined, in parameter order), or ``"none"``.
+
+    Parameters created by ``clone`` are new objects without the tag, so a model reports the source of
+    the parameters it kept from its backbone (every model keeps at least its shared trunk).
+    """
+    seen: dict[str, None] = {}
+    for p in model.parameters():
+        src = getattr(p, PROVENANCE_TAG, None)
+        if src:
+            seen.setdefault(src, None)
+    return "; ".join(seen) or "none"
 
 
 def candidate_paths(arch: str) -> list[Path]:
@@ -64,4 +99,5 @@ def load_imagenet_weights(model: nn.Module, arch: str, path: str | None = None,
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith(("fc.", "classifier."))]:
         raise RuntimeError(f"{found} does not match {arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    mark_provenance(model, f"imagenet:{found.name} sha256:{file_sha256(found)}")
     return model
