@@ -30,6 +30,8 @@ from ..data.types import SplitTensors, relabel
 from ..experiments import records
 from ..experiments.config import ExperimentConfig, config_to_dict
 from ..models import build_model
+from ..models.backbones import trunk_provenance
+from ..models.registry import model_config
 from .hooks import AnalysisContext, eval_mode, run_hooks
 from .optim import apply_lr, build_optimizer, lr_factor, split_param_groups
 from .pipeline import build_sampler, make_batch
@@ -396,7 +398,8 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         path.mkdir(parents=True, exist_ok=True)
         meta = {"seed": cfg.seed, "variant": variant, "num_train_ids": num_classes, "world_size": world,
                 "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
-                "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device))}
+                "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device)),
+                **trunk_provenance(model_config(cfg.model, cfg.model_overrides))}   # regime, pretrained_trunk
         records.write_config(path, config_to_dict(cfg), meta)
         records.write_history(path, history)
         if arrays:

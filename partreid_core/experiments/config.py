@@ -23,7 +23,7 @@ import yaml
 from ..config import ConfigError, deep_update, from_dict, to_dict
 from ..data.augment import ErasingConfig, RSAConfig, StyleConfig
 
-PROFILES = ("smoke", "cpu", "gpu")
+PROFILES = ("smoke", "cpu", "cpu-ft", "gpu")
 
 
 @dataclass

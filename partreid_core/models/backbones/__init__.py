@@ -13,6 +13,7 @@ from torch import nn
 from ...registry import Registry
 from .resnet import ResNet, resnet50, set_block_stride, undo_zero_init
 from .torchvision_nets import densenet121, mobilenet_v2
+from .synth_trunks import load_pretrained, pretrain_command, trunk_path, trunk_provenance, weights_dir
 from .weights import load_imagenet_weights
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
@@ -32,8 +33,9 @@ class BackboneConfig:
     """Which backbone a model uses.
 
     ``width`` scales every channel (the ``cpu`` profile uses narrow backbones with the
-    paper's topology); ``pretrained`` is False, True (look in ``PARTREID_WEIGHTS`` / the
-    torch cache) or a path to a local ImageNet state dict.
+    paper's topology); ``pretrained`` is False, True (ImageNet: look in ``PARTREID_WEIGHTS`` / the
+    torch cache), ``"synth"`` (the SynthReID-P trunk of this name and width, :mod:`.synth_trunks`;
+    the ``cpu-ft`` profile) or a path to a local state dict.
     """
 
     name: str = "resnet50"
@@ -95,4 +97,5 @@ def clone(module: nn.Module) -> nn.Module:
 from . import osnet  # noqa: E402,F401
 
 __all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride", "undo_zero_init",
-           "load_imagenet_weights", "split_blocks", "clone"]
+           "load_imagenet_weights", "load_pretrained", "pretrain_command", "trunk_path", "trunk_provenance",
+           "weights_dir", "split_blocks", "clone"]
