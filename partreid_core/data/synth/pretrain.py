@@ -107,8 +107,9 @@ class SynthReIDP(SynthReID):
     def _render_parallel(self, split, size: tuple[int, int]) -> SplitTensors:
         """Render in worker processes (the base class's workers rebuild a plain SynthReID), drop the masks."""
         n = len(self.keys(split))
-        workers = self.workers if self.workers is not None else min(2, os.cpu_count() or 1)
-        if workers <= 1 or n < 1000:
+        # worker processes cost seconds to start: by default only for 1,000+ images
+        workers = self.workers if self.workers is not None else (min(2, os.cpu_count() or 1) if n >= 1000 else 1)
+        if workers <= 1:
             st = self.render(split, None, size)
         else:
             chunks = np.array_split(np.arange(n), max(1, -(-n // 512)))
