@@ -17,9 +17,18 @@ from partreid_core.models.backbones.synth_trunks import file_sha256, trunk_name
 from partreid_core.models.registry import model_config
 
 
-def _frame_keys(keys: np.ndarray) -> set[tuple[int, int, int]]:
-    """(pid, camid, frame key) of each image: the key of its image stream (scenes() offsets salted frames)."""
-    return {(p, c, f if s == 0 else 1_000_000 + f) for p, c, f, s in keys.tolist()}
+def _streams(ds, monkeypatch) -> tuple[set, set]:
+    """The (seed, pid, salt) identity keys and (seed, pid, camid, index) image keys every split of ``ds`` draws
+    from (recorded from the dataset's own calls, whatever its frame / salt rules)."""
+    import partreid_core.data.synth.dataset as mod
+
+    ids, images = set(), set()
+    with monkeypatch.context() as m:
+        m.setattr(mod, "sample_identity", lambda seed, pid, salt=0: ids.add((seed, pid, salt)))
+        m.setattr(mod, "sample_image", lambda seed, pid, cam, index, *a: images.add((seed, pid, cam, index)))
+        for split in ds.splits:
+            ds.scenes(split)
+    return ids, images
 
 
 @pytest.fixture(autouse=True)
@@ -29,21 +38,20 @@ def _isolated(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------------- SynthReID-P
-def test_identities_and_image_streams_disjoint_from_every_other_preset():
+def test_identities_and_image_streams_disjoint_from_every_other_preset(monkeypatch):
     for seed in (0, 3):
-        others_ids, others_frames = set(), set()
-        for name in PRESETS:
-            ds = build_synth(name, seed=seed, cache=False)
-            for keys in ds._keys.values():   # every split, whatever splits the preset has
-                others_ids |= {(int(p), int(s)) for p, _, _, s in keys}
-                others_frames |= _frame_keys(keys)
-        assert max(s for _, s in others_ids) < PRETRAIN_SALT
+        others_ids, others_images = set(), set()
+        for name in PRESETS:   # every split of every preset, whatever splits it has
+            ids, images = _streams(build_synth(name, seed=seed, cache=False), monkeypatch)
+            others_ids |= ids
+            others_images |= images
+        assert max(s for _, _, s in others_ids) < PRETRAIN_SALT
         for name in PRETRAIN_PRESETS:
             ds = build_synth_p(name, seed=seed, cache=False)
-            keys = np.concatenate(list(ds._keys.values()))
-            assert set(keys[:, 3].tolist()) == {PRETRAIN_SALT}
-            assert not {(int(p), int(s)) for p, _, _, s in keys} & others_ids
-            assert not _frame_keys(keys) & others_frames
+            assert set(np.concatenate([ds.keys(s) for s in ds.splits])[:, 3].tolist()) == {PRETRAIN_SALT}
+            ids, images = _streams(ds, monkeypatch)
+            assert len(ids) == ds.preset.train_ids and not ids & others_ids
+            assert len(images) == ds.preset.train_ids * ds.preset.train_images[0] and not images & others_images
             # an identity is (seed, pid, salt): the same pid is another person
             assert ds.scenes("train", [0])[0].colour.tobytes() != build_synth("synth-s", seed=seed, cache=False) \
                 .scenes("train", [0])[0].colour.tobytes()

@@ -32,16 +32,18 @@ def paper_vs_ours(paper: dict[str, float], ours: pd.DataFrame, metrics: Iterable
 
 
 def provenance(records: pd.DataFrame) -> str:
-    """One line saying how the numbers of a table were made (profile, dataset, seeds, device, commit, and
-    the regime and pretrained trunk (name, sha256 prefix) where the records carry them)."""
+    """One line saying how the numbers of a table were made (profile, dataset, seeds, device, commit, the
+    evaluated split where the records say it (``load_records`` gives every record one), and the regime and
+    pretrained trunk (name, sha256 prefix) where the records carry them)."""
     def uniq(col: str) -> str:
         if col not in records.columns:
             return "?"
         vals = sorted({str(v) for v in records[col].dropna()})
         return ", ".join(vals) if vals else "?"
 
+    split = f" · split {uniq('split')}" if "split" in records.columns else ""
     line = (f"{len(records)} runs · profile {uniq('profile')} · dataset {uniq('dataset')} · "
-            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}")
+            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}{split}")
     if "regime" in records.columns:
         line += f" · regime {uniq('regime')}"
     if "pretrained_trunk" in records.columns and records["pretrained_trunk"].notna().any():

@@ -4,10 +4,10 @@ Other pedestrians than every evaluation preset's, in another style: the trunks t
 profile fine-tunes are first trained to classify these identities (``partreid pretrain``).
 
 * **Identities**: pids 1..N, each drawn with the identity salt :data:`PRETRAIN_SALT`. Every other preset
-  draws its people with salt 0 (pids >= 1) or 1..distractors (pid 0), so no SynthReID-P person is any
-  other preset's person, for any seed (by construction of the key, not by chance). Image streams are
-  disjoint too: SynthReID-P frames use the distractor offset (``frame + 1_000_000``) with pids >= 1,
-  which no other preset does.
+  draws its people with salts far below it (0 for train and test people, 1..distractors for pid 0, and the
+  validation split's ``VAL_SALT`` = 10^6 plus its distractors), so no SynthReID-P person is any other preset's
+  person, for any seed (by construction of the key, not by chance). Image streams are disjoint too: the
+  manifest's frame numbers start at :data:`PRETRAIN_FRAME` (10^7), above every other preset's image index.
 * **Style**: domain ``"P"`` (:data:`~.scene.PRETRAIN_DOMAIN`): cool daylight, its own wall palette and
   texture bank, camera heights from below domain A's range to domain B's. The difficulty knobs keep their
   defaults (the nuisances of the target task).
@@ -47,6 +47,8 @@ PRETRAIN_SALT = 1 << 31
 #: bump when the manifest scheme below changes (part of the cache key, with GENERATOR_VERSION)
 PRETRAIN_VERSION = "synthreid-p-1"
 PRETRAIN_SPLITS = ("train", "heldout")
+#: first frame number of SynthReID-P images (other presets' image indices stay below 3 x 10^6)
+PRETRAIN_FRAME = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ PRETRAIN_PRESETS: dict[str, PretrainPreset] = {p.name: p for p in (
 class SynthReIDP(SynthReID):
     """SynthReID-P (see the module docstring); rendering and caching as :class:`SynthReID`."""
 
+    #: no validation split (the held-out images play its part); query and gallery exist, empty
+    splits = SPLITS + ("heldout",)
+
     def __init__(self, preset: PretrainPreset, seed: int = 0, knobs: Knobs | None = None, cache: bool = True,
                  cache_dir: str | Path | None = None, workers: int | None = None):
         super().__init__(preset, seed, knobs or Knobs(domain=PRETRAIN_DOMAIN), cache, cache_dir, workers)
@@ -78,7 +83,7 @@ class SynthReIDP(SynthReID):
         return tuple(self.preset.size)  # type: ignore[attr-defined,return-value]
 
     def _build_keys(self) -> dict[str, np.ndarray]:
-        """(n, 4) int64 per split: pid, camid, frame, salt (= PRETRAIN_SALT)."""
+        """(n, 4) int64 per split: pid, camid, frame (from PRETRAIN_FRAME), salt (= PRETRAIN_SALT)."""
         p, C = self.preset, self.preset.cameras
         n = p.train_images[0]
         if not 0 < p.heldout_per_id < n:
@@ -88,11 +93,11 @@ class SynthReIDP(SynthReID):
         for pid in range(1, p.train_ids + 1):
             k = int(r.integers(min(2, C), C + 1))
             cams = np.sort(r.choice(C, size=k, replace=False))
-            images = [(pid, c, f, PRETRAIN_SALT) for c, f in _spread(r, n, cams, 1)]
+            images = [(pid, c, PRETRAIN_FRAME + f, PRETRAIN_SALT) for c, f in _spread(r, n, cams, 1)]
             out = set(r.choice(n, size=p.heldout_per_id, replace=False).tolist())
             for i, key in enumerate(images):
                 (held if i in out else train).append(key)
-        keys = {s: np.zeros((0, 4), dtype=np.int64) for s in SPLITS}
+        keys = {s: np.zeros((0, 4), dtype=np.int64) for s in self.splits}
         keys.update({"train": np.array(train, dtype=np.int64), "heldout": np.array(held, dtype=np.int64)})
         return keys
 
