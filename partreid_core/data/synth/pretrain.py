@@ -45,7 +45,7 @@ from .scene import PRETRAIN_DOMAIN, Knobs, rng_for, _SPLIT
 #: identity salt of every SynthReID-P person (other presets use 0 and 1..distractors, all far below)
 PRETRAIN_SALT = 1 << 31
 #: bump when the manifest scheme below changes (part of the cache key, with GENERATOR_VERSION)
-PRETRAIN_VERSION = "synthreid-p-1"
+PRETRAIN_VERSION = "synthreid-p-2"
 PRETRAIN_SPLITS = ("train", "heldout")
 #: first frame number of SynthReID-P images (other presets' image indices stay below 3 x 10^6)
 PRETRAIN_FRAME = 10_000_000
