@@ -43,7 +43,7 @@ def provenance(records: pd.DataFrame) -> str:
 
     split = f" · split {uniq('split')}" if "split" in records.columns else ""
     line = (f"{len(records)} runs · profile {uniq('profile')} · dataset {uniq('dataset')} · "
-            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}{split}")
+            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}")
     if "regime" in records.columns:
         line += f" · regime {uniq('regime')}"
     if "pretrained_trunk" in records.columns and records["pretrained_trunk"].notna().any():
@@ -51,4 +51,4 @@ def provenance(records: pd.DataFrame) -> str:
         shas = trunks.get("pretrained_trunk_sha256", pd.Series("?", index=trunks.index)).fillna("?")
         pairs = sorted({f"{n} (sha256 {str(h)[:12]})" for n, h in zip(trunks["pretrained_trunk"], shas)})
         line += " · trunk " + ", ".join(pairs)
-    return line
+    return line + split
