@@ -106,3 +106,33 @@ def test_a_cpu_ft_run_records_regime_and_trunk(tmp_path, monkeypatch):
     recs = load_records(out).set_index("experiment")
     assert recs.loc["pal_globalpool-ft", "regime"] == "fine-tuned" and recs.loc["scratch", "regime"] == "scratch"
     assert recs.loc["pal_globalpool-ft", "pretrained_trunk_sha256"] == file_sha256(path)
+
+
+@pytest.fixture(scope="module")
+def marked_trunks(tmp_path_factory):
+    """A trunk file per cpu-ft backbone whose stem conv holds recognisable values."""
+    from partreid_core.models.backbones import resnet50
+    from partreid_core.models.backbones.osnet import osnet
+    from partreid_core.models.backbones.synth_trunks import trunk_name
+
+    folder = tmp_path_factory.mktemp("weights")
+    stems = {}
+    for arch, width, net in (("resnet50", 0.25, resnet50(width=0.25)), ("osnet_x0_25", 1.0, osnet("osnet_x0_25"))):
+        state = net.state_dict()
+        key = next(k for k in state if k.endswith("weight") and state[k].dim() == 4)
+        state[key] = torch.arange(state[key].numel(), dtype=torch.float32).reshape(state[key].shape) / 1000
+        torch.save({"state_dict": state}, folder / trunk_name(arch, width))
+        stems[arch] = state[key]
+    return folder, stems
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_cpu_ft_model_starts_from_the_trunk(recipe, marked_trunks, monkeypatch):
+    from partreid_core.models import build_model
+
+    folder, stems = marked_trunks
+    monkeypatch.setenv("PARTREID_WEIGHTS", str(folder))
+    cfg = resolve_config(recipe, "cpu-ft")
+    model = build_model(cfg.model, 20, cfg.model_overrides)
+    stem = stems[cfg.model_overrides["backbone"].get("name", "resnet50")]
+    assert any(p.shape == stem.shape and torch.equal(p.detach(), stem) for p in model.parameters())
