@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "partreid_core.models.cli",
     "partreid_core.engine.cli",
     "partreid_core.reporting.cli",
+    "partreid_core.experiments.pretrain_cli",
 )
 
 

@@ -82,7 +82,7 @@ def test_smoke_record_says_which_trunk(tmp_path):
     res = train(cfg, out=tmp_path, device="cpu")
     meta = json.loads((res.path / "config.json").read_text())
     text = json.dumps(meta)
-    assert '"pretrained_trunk": "none"' in text and '"eval_precision": "float32"' in text
+    assert '"pretrained_trunk": null' in text and '"regime": "scratch"' in text and '"eval_precision": "float32"' in text
 
 
 # --- 2. MPN as the paper trains it -------------------------------------------------------------------
@@ -285,7 +285,8 @@ def test_two_stage_mpn_smoke(tmp_path, monkeypatch):
     res = train(resolve_config("mpn", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path, device="cpu")
     meta = json.loads((res.path / "config.json").read_text())
     ide = tmp_path / "ckpt" / "checkpoints" / "mpn_ide" / "globalpool-synth-tiny-s0" / "last.pt"
-    assert f'"pretrained_trunk": "ide:{ide} sha256:{file_sha256(ide)}"' in json.dumps(meta)
+    assert meta["pretrained_trunk"] == {"name": ide.name, "sha256": file_sha256(ide), "source": "ide"}
+    assert meta["regime"] == "fine-tuned"
     assert res.metrics["mAP"] >= 0
 
 

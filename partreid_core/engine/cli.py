@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..experiments.config import PROFILES
+
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", help="recipe name (partreid_core/experiments/recipes/<profile>/) or a YAML path")
-    p.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "gpu"))
+    p.add_argument("--profile", default="cpu", choices=PROFILES)
     p.add_argument("--dataset", help="dataset name (overrides data.dataset)")
     p.add_argument("--model", help="model name (overrides the recipe's model)")
     p.add_argument("--seed", type=int)
@@ -277,7 +279,7 @@ def register(sub, group) -> None:
 
     p = bench.add_parser("models", help="training and inference images/s of several recipes' models, same conditions")
     p.add_argument("--recipes", nargs="+", required=True, help="recipe names, or recipe:model")
-    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="cpu")
+    p.add_argument("--profile", choices=PROFILES, default="cpu")
     p.add_argument("--dataset", help="dataset name (default: each recipe's)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)

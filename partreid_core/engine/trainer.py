@@ -31,7 +31,8 @@ from ..data.types import SplitTensors, eval_splits, relabel
 from ..experiments import records
 from ..experiments.config import ExperimentConfig, config_to_dict
 from ..models import build_model
-from ..models.backbones import pretrained_provenance
+from ..models.backbones import pretrained_provenance, trunk_provenance
+from ..models.registry import model_config
 from .hooks import AnalysisContext, eval_mode, run_hooks
 from .optim import apply_lr, build_optimizer, lr_factor, split_param_groups
 from .pipeline import build_sampler, make_batch
@@ -408,8 +409,9 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         meta = {"seed": cfg.seed, "variant": variant, "num_train_ids": num_classes, "world_size": world,
                 "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
                 "eval_precision": str(eval_dtype or torch.float32).removeprefix("torch."),
-                "pretrained_trunk": trunk_source,
-                "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device))}
+                "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device)),
+                # regime and pretrained_trunk: what the config asks for, or what was loaded (MPN's IDE stage)
+                **trunk_provenance(model_config(cfg.model, cfg.model_overrides), loaded=trunk_source)}
         records.write_config(path, config_to_dict(cfg), meta)
         records.write_history(path, history)
         if arrays:

@@ -25,7 +25,7 @@ from ..data.augment import ErasingConfig, RSAConfig, StyleConfig
 from ..data.translate import TranslateConfig
 from ..data.types import EVAL_SPLITS
 
-PROFILES = ("smoke", "cpu", "gpu")
+PROFILES = ("smoke", "cpu", "cpu-ft", "gpu")
 
 
 @dataclass

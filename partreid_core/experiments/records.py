@@ -2,7 +2,8 @@
 
 * ``config.json``: ``{"config": <resolved ExperimentConfig>, "seed", "git_commit", "git_dirty",
   "device", "versions": {python, torch, torchvision, numpy}, "date" (UTC ISO), "wall_time_s",
-  "num_train_ids", "world_size"}``.
+  "num_train_ids", "world_size", "regime" ("scratch" | "fine-tuned"), "pretrained_trunk" ({name, sha256,
+  source} of the loaded weights, or null)}``.
 * ``history.csv``: one row per epoch: ``epoch``, ``loss`` and ``loss/<term>`` (epoch means),
   ``lr`` (first group) and ``lr/<group>``, ``images_per_s``, ``time_s``, and evaluation columns
   (``rank1``, ``mAP``, ...) on the epochs that were evaluated (empty otherwise).
@@ -173,6 +174,10 @@ def load_records(root: str | Path = "results", experiment: str | Iterable[str] |
             "variant": meta.get("variant", ""), "device": meta.get("device"), "git_commit": meta.get("git_commit"),
             "date": meta.get("date"), "wall_time_s": meta.get("wall_time_s"),
             "epochs": cfg.get("train", {}).get("epochs"),
+            # records older than the field trained from scratch (no pretrained trunk existed then)
+            "regime": meta.get("regime", "scratch"),
+            "pretrained_trunk": (meta.get("pretrained_trunk") or {}).get("name"),
+            "pretrained_trunk_sha256": (meta.get("pretrained_trunk") or {}).get("sha256"),
         }
         row.update(json.loads((path / "metrics.json").read_text()))
         row.setdefault("split", "test")   # records from before the validation split were evaluated on test

@@ -32,8 +32,9 @@ def paper_vs_ours(paper: dict[str, float], ours: pd.DataFrame, metrics: Iterable
 
 
 def provenance(records: pd.DataFrame) -> str:
-    """One line saying how the numbers of a table were made (profile, dataset, seeds, device, commit, and the
-    evaluated split where the records say it: ``load_records`` gives every record one)."""
+    """One line saying how the numbers of a table were made (profile, dataset, seeds, device, commit, the
+    evaluated split where the records say it (``load_records`` gives every record one), and the regime and
+    pretrained trunk (name, sha256 prefix) where the records carry them)."""
     def uniq(col: str) -> str:
         if col not in records.columns:
             return "?"
@@ -41,5 +42,13 @@ def provenance(records: pd.DataFrame) -> str:
         return ", ".join(vals) if vals else "?"
 
     split = f" · split {uniq('split')}" if "split" in records.columns else ""
-    return (f"{len(records)} runs · profile {uniq('profile')} · dataset {uniq('dataset')} · "
-            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}{split}")
+    line = (f"{len(records)} runs · profile {uniq('profile')} · dataset {uniq('dataset')} · "
+            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}")
+    if "regime" in records.columns:
+        line += f" · regime {uniq('regime')}"
+    if "pretrained_trunk" in records.columns and records["pretrained_trunk"].notna().any():
+        trunks = records.dropna(subset=["pretrained_trunk"])
+        shas = trunks.get("pretrained_trunk_sha256", pd.Series("?", index=trunks.index)).fillna("?")
+        pairs = sorted({f"{n} (sha256 {str(h)[:12]})" for n, h in zip(trunks["pretrained_trunk"], shas)})
+        line += " · trunk " + ", ".join(pairs)
+    return line + split

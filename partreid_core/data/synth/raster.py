@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .scene import (CAPSULES, GARMENT, KEYPOINT_SLOTS, OCCLUDER_SLOTS, SLOT_PART, SLOTS, TRAPS, DOMAINS,
+from .scene import (CAPSULES, GARMENT, KEYPOINT_SLOTS, OCCLUDER_SLOTS, SLOT_PART, SLOTS, TRAPS, STYLE_DOMAINS,
                     ImageScene, rng_for, _BANK)
 
 TEX_H, TEX_W = 192, 96   # background bank resolution (sampled with nearest neighbour)
@@ -28,7 +28,10 @@ _NOISE_STD = 18.76       # std of a sum of 4 uniform integers in [-16, 16]
 _WALL = {"A": [(200, 195, 185), (170, 170, 175), (150, 140, 120), (210, 205, 200), (120, 125, 130),
                (185, 170, 150), (140, 150, 160), (100, 95, 90)],
          "B": [(90, 110, 80), (120, 130, 140), (70, 85, 60), (160, 150, 130), (60, 70, 90),
-               (130, 140, 100), (100, 100, 105), (150, 120, 90)]}
+               (130, 140, 100), (100, 100, 105), (150, 120, 90)],
+         # P (SynthReID-P, pretraining only): pastel and brick facades, glass and asphalt
+         "P": [(175, 190, 215), (205, 160, 145), (150, 170, 185), (225, 215, 170), (95, 105, 125),
+               (170, 120, 100), (200, 210, 200), (80, 80, 85)]}
 
 
 def _smooth_noise(r: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
@@ -50,7 +53,7 @@ def background_bank(domain: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
             in [0, 255] (255 = none); a pixel shows clutter when rank < 255·level.
         noise: float32 (N_NOISE, NOISE_SIZE, NOISE_SIZE, 3) integer noise with std ``_NOISE_STD``.
     """
-    d = DOMAINS.index(domain)
+    d = STYLE_DOMAINS.index(domain)
     r = rng_for(0, _BANK, d)
     yy, xx = np.mgrid[0:TEX_H, 0:TEX_W]
     plain = np.zeros((N_PLAIN, TEX_H, TEX_W, 3))

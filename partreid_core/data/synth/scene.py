@@ -22,6 +22,10 @@ GENERATOR_VERSION = "synthreid-1"
 
 VIEWPOINTS: tuple[str, ...] = ("front", "back", "left", "right")
 DOMAINS: tuple[str, ...] = ("A", "B")
+#: the pretraining corpus's own style (SynthReID-P, :mod:`.pretrain`): neither A nor B, and not an
+#: evaluation domain (kept out of ``DOMAINS``, which the cross-domain experiments iterate)
+PRETRAIN_DOMAIN = "P"
+STYLE_DOMAINS: tuple[str, ...] = DOMAINS + (PRETRAIN_DOMAIN,)
 
 # Colours are uint8 RGB. Garment colours are shared by all garments (and by the background clutter),
 # so no single garment identifies a person.
@@ -97,7 +101,8 @@ class Knobs:
             inside the box, stretched to fill it (CGPN's "part-missing" crops).
         clutter: fraction of background clutter objects shown (their colours overlap clothing).
         pose: amplitude of the walking pose (limb swing, knee bend); 0 = rigid standing pose.
-        domain: "A" (default style) or "B" (other backgrounds, warmer/darker light, higher cameras).
+        domain: "A" (default style) or "B" (other backgrounds, warmer/darker light, higher cameras);
+            "P" is SynthReID-P's (pretraining) style: cool daylight, other walls, low to high cameras.
     """
 
     misalignment: float = 0.3
@@ -112,8 +117,8 @@ class Knobs:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"SynthReID knob {name!r} must be a number in [0, 1], got {v!r}")
-        if self.domain not in DOMAINS:
-            raise ValueError(f"SynthReID knob 'domain' must be one of {DOMAINS}, got {self.domain!r}")
+        if self.domain not in STYLE_DOMAINS:
+            raise ValueError(f"SynthReID knob 'domain' must be one of {STYLE_DOMAINS}, got {self.domain!r}")
 
 
 @dataclass(frozen=True)
@@ -174,15 +179,17 @@ class Camera:
 
 
 def sample_camera(seed: int, camid: int, domain: str, n_plain: int) -> Camera:
-    d = DOMAINS.index(domain)
+    d = STYLE_DOMAINS.index(domain)
     r = rng_for(seed, _CAM, camid, d)
     w = 0.25 + r.random(4)
     w[int(r.integers(4))] += 1.0  # each camera has a dominant viewpoint
     w /= w.sum()
-    gain = 0.75 + 0.4 * r.random() if d == 0 else 0.6 + 0.35 * r.random()
+    gain = (0.75, 0.6, 0.65)[d] + (0.4, 0.35, 0.5)[d] * r.random()
     cast = 0.88 + 0.24 * r.random(3)
     if d == 1:  # warm, sodium-like light
         cast = cast * np.array([1.12, 1.0, 0.8])
+    elif d == 2:  # P: cool, overcast daylight
+        cast = cast * np.array([0.86, 0.98, 1.14])
     blur = r.random()
     plain = r.choice(n_plain, size=2, replace=False)
     return Camera(
@@ -191,7 +198,8 @@ def sample_camera(seed: int, camid: int, domain: str, n_plain: int) -> Camera:
         blur_p=(0.7, 0.3, 0.0) if blur < 0.5 else (0.2, 0.5, 0.3),
         noise=float(q(2.0 + 6.0 * r.random())),
         block_p=(1.0, 0.0, 0.0) if r.random() < 0.5 else (0.3, 0.5, 0.2),
-        height=float(q((r.random() - 0.5) * 0.6 if d == 0 else 0.4 + 0.6 * r.random())),
+        height=float(q((r.random() - 0.5) * 0.6 if d == 0 else 0.4 + 0.6 * r.random() if d == 1
+                       else -0.6 + 1.6 * r.random())),   # P: from below A's range to B's
         light=float(q(0.25 * r.random())),
     )
 

@@ -13,6 +13,7 @@ from torch import nn
 from ...registry import Registry
 from .resnet import ResNet, resnet50, set_block_stride, undo_zero_init
 from .torchvision_nets import densenet121, mobilenet_v2
+from .synth_trunks import load_pretrained, pretrain_command, trunk_path, trunk_provenance, weights_dir
 from .weights import PROVENANCE_TAG, load_imagenet_weights, mark_provenance, pretrained_provenance
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
@@ -32,11 +33,12 @@ class BackboneConfig:
     """Which backbone a model uses.
 
     ``width`` scales every channel (the ``cpu`` profile uses narrow backbones with the
-    paper's topology); ``pretrained`` is False, True (look in ``PARTREID_WEIGHTS`` / the
-    torch cache) or a path to a local ImageNet state dict. ``zero_init_residual`` (ResNet only) starts
+    paper's topology); ``pretrained`` is False, True (ImageNet: look in ``PARTREID_WEIGHTS`` / the
+    torch cache), ``"synth"`` (the SynthReID-P trunk of this name and width, :mod:`.synth_trunks`;
+    the ``cpu-ft`` profile) or a path to a local state dict. ``zero_init_residual`` (ResNet only) starts
     the last BN of every bottleneck at zero, so each block starts as the identity: on here (every
     ``cpu``/``smoke`` record was trained so); torchvision's default, off, is what the ``gpu`` profile sets.
-    ImageNet weights overwrite those BN weights, so the option only matters from scratch.
+    Loaded weights overwrite those BN weights, so the option only matters from scratch.
     """
 
     name: str = "resnet50"
@@ -102,4 +104,5 @@ def clone(module: nn.Module) -> nn.Module:
 from . import osnet  # noqa: E402,F401
 
 __all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride", "undo_zero_init",
-           "load_imagenet_weights", "mark_provenance", "pretrained_provenance", "split_blocks", "clone"]
+           "load_imagenet_weights", "load_pretrained", "mark_provenance", "pretrain_command", "pretrained_provenance",
+           "trunk_path", "trunk_provenance", "weights_dir", "split_blocks", "clone"]

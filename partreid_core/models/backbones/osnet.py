@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import BACKBONES, BackboneConfig
-from .weights import load_imagenet_weights
+from .synth_trunks import load_pretrained
 
 #: Channel lists of the published widths (torchreid / OSNet paper).
 OSNET_CHANNELS: dict[str, tuple[int, int, int, int]] = {
@@ -227,18 +227,14 @@ class OSNet(nn.Module):
 def osnet(arch: str = "osnet_x1_0", width: float = 1.0, pretrained: bool | str = False) -> OSNet:
     """Build a published OSNet width, optionally scaled by ``width``, optionally with ImageNet weights.
 
-    ``pretrained``: False, True (``PARTREID_WEIGHTS`` / torch cache, file ``<arch>_imagenet.pth``)
-    or a path to a torchreid ImageNet checkpoint.
+    ``pretrained``: False, True (``PARTREID_WEIGHTS`` / torch cache, file ``<arch>_imagenet.pth``),
+    ``"synth"`` (the SynthReID-P trunk of ``arch`` at ``width``) or a path to a checkpoint.
     """
     if arch not in OSNET_CHANNELS:
         raise KeyError(f"unknown OSNet variant {arch!r}; known: {', '.join(OSNET_CHANNELS)}")
     channels = OSNET_CHANNELS[arch] if width == 1.0 else scale_channels(OSNET_CHANNELS[arch], width)
     model = OSNet(channels)  # type: ignore[arg-type]
-    if pretrained:
-        if width != 1.0:
-            raise ValueError(f"ImageNet weights exist only for width=1.0 of {arch}, not width={width}")
-        load_imagenet_weights(model, arch, None if pretrained is True else str(pretrained))
-    return model
+    return load_pretrained(model, arch, width, pretrained)
 
 
 def _register(arch: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .weights import load_imagenet_weights
+from .synth_trunks import load_pretrained
 
 
 def conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
@@ -131,13 +131,10 @@ class ResNet(nn.Module):
 
 def resnet50(width: float = 1.0, last_stride: int = 1, pretrained: bool | str = False,
              zero_init_residual: bool = True) -> ResNet:
-    """ResNet-50. ``pretrained``: False, True (torch cache) or a path to a torchvision state dict.
+    """ResNet-50. ``pretrained``: False, True (ImageNet, torch cache), ``"synth"`` (the SynthReID-P trunk of
+    this width) or a path to a state dict (:mod:`.synth_trunks`).
 
     ImageNet weights exist only for ``width=1.0``; asking for them at another width is an error.
     """
     model = ResNet((3, 4, 6, 3), width=width, last_stride=last_stride, zero_init_residual=zero_init_residual)
-    if pretrained:
-        if width != 1.0:
-            raise ValueError(f"ImageNet weights exist only for width=1.0, not width={width}")
-        load_imagenet_weights(model, "resnet50", None if pretrained is True else str(pretrained))
-    return model
+    return load_pretrained(model, "resnet50", width, pretrained)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import load_imagenet_weights
+from .synth_trunks import load_pretrained
 
 
 class _FeaturesTrunk(nn.Module):
@@ -44,10 +44,7 @@ def mobilenet_v2(width: float = 1.0, last_stride: int = 1, pretrained: bool | st
     if last_stride not in (1, 2):
         raise ValueError(f"mobilenet_v2: last_stride must be 1 or 2, got {last_stride}")
     net = tv_mobilenet_v2(weights=None, width_mult=width)
-    if pretrained:
-        if width != 1.0:
-            raise ValueError(f"ImageNet weights exist only for width=1.0, not width={width}")
-        load_imagenet_weights(net, "mobilenet_v2", None if pretrained is True else str(pretrained))
+    load_pretrained(net, "mobilenet_v2", width, pretrained)   # before the stride change (weights only)
     if last_stride == 1:
         # the last stride-2 block opens the 160-channel stage (features[14]); its depthwise conv sets the stride
         block = net.features[14]
@@ -73,11 +70,7 @@ def densenet121(width: float = 1.0, last_stride: int = 1, pretrained: bool | str
         raise ValueError(f"densenet121: last_stride must be 1 or 2, got {last_stride}")
     growth, stem = max(4, int(round(32 * width))), max(8, int(round(64 * width)))
     net = DenseNet(growth_rate=growth, block_config=(6, 12, 24, 16), num_init_features=stem)
-    if pretrained:
-        if width != 1.0:
-            raise ValueError(f"ImageNet weights exist only for width=1.0, not width={width}")
-        load_imagenet_weights(net, "densenet121", None if pretrained is True else str(pretrained),
-                              key_map=_densenet_keys)
+    load_pretrained(net, "densenet121", width, pretrained, key_map=_densenet_keys)
     if last_stride == 1:
         net.features.transition3.pool = nn.Identity()  # the last 2x2 average pool halves the map
     return _FeaturesTrunk(net.features, net.classifier.in_features, final_relu=True)

@@ -29,13 +29,21 @@ KNOWN_FILES: dict[str, tuple[str, ...]] = {
 PROVENANCE_TAG = "_partreid_pretrained"
 
 
+_SHA: dict[tuple[str, int, int], str] = {}
+
+
 def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file (read in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex SHA-256 of a file, read in 1 MiB chunks (memoised by path, size and mtime: the records of many runs
+    hash one trunk once)."""
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _SHA[key] = h.hexdigest()
+    return _SHA[key]
 
 
 def mark_provenance(model: nn.Module, source: str) -> None:
