@@ -11,6 +11,7 @@ import dataclasses
 import errno
 import json
 import os
+import socket
 import subprocess
 import sys
 import typing
@@ -221,6 +222,8 @@ def test_a_second_writer_is_refused_and_a_sweep_reports_running_elsewhere(tmp_pa
         sw.variants = {"flip": {}}
         status = run_sweep(sw, out=tmp_path / "res", device="cpu")
         assert [s["status"] for s in status] == ["running elsewhere"]
+        assert [s["status"] for s in run_sweep(sw, out=tmp_path / "res", dry_run=True)] == ["running elsewhere"]
+        assert records.lock_holder(run) == f"pid {holder.pid}@{socket.gethostname()}"
         assert not records.is_complete(run)
     finally:
         holder.stdin.close()
@@ -234,6 +237,16 @@ def test_a_second_writer_is_refused_and_a_sweep_reports_running_elsewhere(tmp_pa
     again = train(cfg, out=tmp_path / "res", device="cpu", resume=True, skip_existing=True)
     saved = json.loads((run / "metrics.json").read_text())
     assert again.status == "exists" and again.metrics == {k: v for k, v in saved.items() if k != "run_id"}
+
+
+def test_a_run_locked_after_the_sweep_planned_it_is_reported_running_elsewhere(tmp_path):
+    from test_records import _sweep_file
+
+    def locked(cfg, **kw):  # the lock was taken between the sweep's plan and this run's turn
+        raise records.RunLockedError(f"{cfg.run_name} is being trained by another process")
+
+    status = run_sweep(load_sweep(_sweep_file(tmp_path, seeds=(0,))), out=tmp_path / "r", train_fn=locked)
+    assert [s["status"] for s in status] == ["running elsewhere"] * 2
 
 
 def test_the_lock_is_exclusive_within_a_process_and_released(tmp_path):

@@ -324,11 +324,13 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
             records.check_writable(path, "records")
             records.check_writable(ckpt.parent, "checkpoint")
             stack.enter_context(records.run_lock(path))
-            if skip_existing and records.is_complete(path):
-                history = records.load_history(path).to_dict("records")
-                metrics = json.loads((path / "metrics.json").read_text())
-                metrics.pop("run_id", None)
-                return RunResult(path, metrics, history, status="exists")
+        if world > 1:
+            dist.barrier()  # every rank decides on the record below only once rank 0 holds the lock
+        if skip_existing and records.is_complete(path):
+            history = records.load_history(path).to_dict("records")
+            metrics = json.loads((path / "metrics.json").read_text())
+            metrics.pop("run_id", None)
+            return RunResult(path, metrics, history, status="exists")
         return _train_locked(cfg, out, path, ckpt, resume, restart, device, rank, world, stop_after_epochs, splits,
                              variant, t_start)
 

@@ -222,6 +222,21 @@ def run_lock(path: Path) -> Iterator[Path]:
         os.close(fd)
 
 
+def lock_holder(path: Path) -> str | None:
+    """"pid N@host" when another process holds run folder ``path``'s lock, else None (creates nothing)."""
+    try:
+        fd = os.open(path / ".lock", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)  # closing releases a shared lock taken just to probe
+    return None
+
+
 def begin_record(path: Path) -> None:
     """Remove a stale ``metrics.json`` (and ``analysis.npz``) before a run writes its record, so a run
     killed between its writes leaves an incomplete folder rather than a new config beside old metrics."""

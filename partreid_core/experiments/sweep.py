@@ -145,6 +145,8 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
             row = {"variant": name, "seed": cfg.seed, "path": str(path)}
             if records.is_complete(path):
                 status.append({**row, "status": "exists"})
+            elif records.lock_holder(path):
+                status.append({**row, "status": "running elsewhere"})
             elif dry_run:
                 status.append({**row, "status": "planned"})
             else:
