@@ -63,11 +63,18 @@ class RunLockedError(RuntimeError):
     """Another process holds the run folder's lock (it is training that run)."""
 
 
-class DiskFullError(OSError):
+class _FolderError(OSError):
+    """An OSError built as ``(errno, message)`` whose text is the message alone (no "[Errno 28]")."""
+
+    def __str__(self) -> str:
+        return str(self.strerror or super().__str__())
+
+
+class DiskFullError(_FolderError):
     """A write failed for lack of space; the message names the folder (the partial file is removed)."""
 
 
-class NotWritableError(OSError):
+class NotWritableError(_FolderError):
     """A folder a run must write to (records, checkpoints) cannot be written; checked before any work."""
 
 
