@@ -241,14 +241,12 @@ class EvalConfig:
     amp: str = "off"
 
     def __post_init__(self) -> None:
+        from ..evaluation.distance import METRICS  # the evaluation's own list, so the two never disagree
+
         if self.split not in EVAL_SPLITS:
             raise ConfigError(f"eval.split must be one of {tuple(EVAL_SPLITS)}, got {self.split!r}")
         if self.amp not in ("off", "bf16", "fp16", "train"):
             raise ConfigError(f"eval.amp must be off, bf16, fp16 or train, got {self.amp!r}")
-
-    def __post_init__(self) -> None:
-        from ..evaluation.distance import METRICS  # the evaluation's own list, so the two never disagree
-
         _require(self.metric in METRICS, "eval.metric", self.metric, f"one of {METRICS}")
         _require(self.every >= 0, "eval.every", self.every, ">= 0 (0: only at the end)")
         _require(self.batch_size >= 1, "eval.batch_size", self.batch_size, ">= 1")
