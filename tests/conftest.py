@@ -7,7 +7,7 @@ import tempfile
 import pytest
 import torch
 
-# Training in tests must never touch a real run's checkpoint (checkpoints/<experiment>/<run>/last.pt under the
+# Training in tests must never touch a real run's checkpoint (checkpoints/<root>-<hash>/<experiment>/<run>/last.pt under the
 # checkout): relative checkpoint folders go under a throw-away directory instead (engine.trainer.checkpoint_path).
 os.environ["PARTREID_CHECKPOINTS"] = tempfile.mkdtemp(prefix="partreid-test-checkpoints-")
 

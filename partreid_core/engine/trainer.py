@@ -20,19 +20,17 @@ partial file and says "no space left on <folder>" when that is why.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import json
-import warnings
-
 import numpy as np
-
 import torch
 import torch.distributed as dist
 from tqdm import tqdm  # plain: tqdm.auto warns in kernels without ipywidgets (the book build)
@@ -331,11 +329,11 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
             metrics = json.loads((path / "metrics.json").read_text())
             metrics.pop("run_id", None)
             return RunResult(path, metrics, history, status="exists")
-        return _train_locked(cfg, out, path, ckpt, resume, restart, device, rank, world, stop_after_epochs, splits,
+        return _train_locked(cfg, path, ckpt, resume, restart, device, rank, world, stop_after_epochs, splits,
                              variant, t_start)
 
 
-def _train_locked(cfg: ExperimentConfig, out: str | Path, path: Path, ckpt: Path, resume: bool, restart: bool,
+def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, restart: bool,
                   device: torch.device, rank: int, world: int, stop_after_epochs: int | None,
                   splits: tuple[SplitTensors, SplitTensors, SplitTensors] | None, variant: str,
                   t_start: float) -> RunResult:
