@@ -107,6 +107,23 @@ set: {{data.size: [32, 16], optim.lr: LR, train.checkpoint_dir: {tmp_path / 'ck'
     assert hist["lr"].max() == pytest.approx(0.001)
 
 
+def test_an_old_layout_checkpoint_moved_into_place_resumes_when_its_config_is_the_same(tmp_path):
+    cfg = tiny_config(tmp_path)
+    full = train(cfg, out=tmp_path / "full", device="cpu")
+    out = tmp_path / "res"
+    train(cfg, out=out, device="cpu", stop_after_epochs=1)
+    ckpt = checkpoint_path(cfg, out)
+    state = torch.load(ckpt, weights_only=False)
+    del state["config_hash"]  # as the engine wrote checkpoints before config hashes
+    torch.save(state, ckpt)
+    resumed = train(cfg, out=out, device="cpu", resume=True)
+    assert resumed.metrics == full.metrics
+    state["config"]["optim"]["lr"] = 0.5
+    torch.save(state, ckpt)
+    with pytest.raises(CheckpointError, match=r"optim\.lr: 0\.5 -> 0\.05"):
+        train(cfg, out=out, device="cpu", resume=True)
+
+
 def test_unreadable_and_mismatched_checkpoints_are_named(tmp_path):
     cfg = tiny_config(tmp_path)
     out = tmp_path / "res"

@@ -194,8 +194,11 @@ def load_resume_state(ckpt: Path, cfg: ExperimentConfig, device: torch.device) -
                               f"truncated: {restart}") from None
     if not isinstance(state, dict) or not {"model", "optimizers", "epoch", "history", "rng"} <= set(state):
         raise CheckpointError(f"{ckpt} is not a training checkpoint of partreid train: {restart}")
+    # The hash of the config stored in the checkpoint (not the hash stored beside it), under today's
+    # HASH_EXCLUDED: a checkpoint written before hashes existed, moved from the older layout
+    # (<checkpoint_dir>/<experiment>/<run>/last.pt) into checkpoint_path, resumes when its config is this one.
     want = records.config_hash(config_to_dict(cfg))
-    if state.get("config_hash") != want:
+    if records.config_hash(state.get("config") or {}) != want:
         diff = records.config_diff(state.get("config") or {}, config_to_dict(cfg))
         shown = "; ".join(diff[:8]) + (f"; and {len(diff) - 8} more" if len(diff) > 8 else "")
         raise CheckpointError(
