@@ -7,8 +7,9 @@ import tempfile
 import pytest
 import torch
 
-# Training in tests must never touch a real run's checkpoint (checkpoints/<experiment>/<run>/last.pt under the
-# checkout): relative checkpoint folders go under a throw-away directory instead (engine.trainer.checkpoint_path).
+# Training in tests must never touch a real run's checkpoint (checkpoints/<root>-<hash>/<experiment>/<run>/last.pt
+# under the checkout): relative checkpoint folders go under a throw-away directory instead
+# (engine.trainer.checkpoint_path).
 os.environ["PARTREID_CHECKPOINTS"] = tempfile.mkdtemp(prefix="partreid-test-checkpoints-")
 
 # One intra-op thread: on 2 shared cores, two threads per test process mostly wait on each other.

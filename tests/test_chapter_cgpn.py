@@ -174,7 +174,7 @@ def smoke_context(tmp_path_factory):
 
     ds = build_dataset(cfg.data.dataset, **cfg.data.dataset_kwargs)
     q, g = (ds.load_split(s, tuple(cfg.data.size)) for s in ("query", "gallery"))
-    state = torch.load(checkpoint_path(cfg), map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint_path(cfg, tmp / "results"), map_location="cpu", weights_only=False)
     model = build_model(cfg.model, state["num_classes"], cfg.model_overrides)
     model.load_state_dict(state["model"])
     return AnalysisContext(model.eval(), None, q, g, cfg, torch.device("cpu"), None)

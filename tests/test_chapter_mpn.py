@@ -219,7 +219,7 @@ def test_at_features_are_reproducible_and_leave_the_rng_alone(smoke_run):
     from partreid_core.engine.trainer import checkpoint_path
 
     path, cfg = smoke_run
-    model, _ = load_trained(checkpoint_path(cfg), torch.device("cpu"))
+    model, _ = load_trained(checkpoint_path(cfg, path.parents[1]), torch.device("cpu"))
     _, q, _ = load_splits(cfg)
     state = torch.random.get_rng_state()
     a = hooks.at_features(model, q, 1.0, torch.device("cpu"))

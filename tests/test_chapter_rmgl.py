@@ -238,7 +238,7 @@ def test_response_maps_hook_added_to_a_finished_run_by_partreid_analyze(tmp_path
     train(cfg, out=tmp_path)
     run = tmp_path / "t" / "resp"
     before = load_analysis(run)
-    path = analyze_checkpoint(checkpoint_path(cfg), ["rmgl_response_maps"], out=tmp_path, device="cpu")
+    path = analyze_checkpoint(checkpoint_path(cfg, tmp_path), ["rmgl_response_maps"], out=tmp_path, device="cpu")
     assert path == run
     a = load_analysis(run)
     assert {k for k in before} <= set(a)                         # the run's own arrays are kept
@@ -257,6 +257,6 @@ def test_response_maps_hook_added_to_a_finished_run_by_partreid_analyze(tmp_path
     table = paper.response_table(load_records(tmp_path, "t"))
     assert list(table["map"]) == ["O-2", "O-3", "RP-2", "RP-3"] and table.response_row_entropy.notna().all()
     with pytest.raises(KeyError):
-        analyze_checkpoint(checkpoint_path(cfg), ["no_such_hook"], out=tmp_path, device="cpu")
+        analyze_checkpoint(checkpoint_path(cfg, tmp_path), ["no_such_hook"], out=tmp_path, device="cpu")
     with pytest.raises(FileNotFoundError, match="no complete run record"):
-        analyze_checkpoint(checkpoint_path(cfg), ["rmgl_response_maps"], out=tmp_path / "elsewhere", device="cpu")
+        analyze_checkpoint(checkpoint_path(cfg, tmp_path), ["rmgl_response_maps"], out=tmp_path / "elsewhere", device="cpu")

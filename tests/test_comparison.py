@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from partreid_core.experiments import records
-from partreid_core.experiments.comparison import METHODS, method, robustness_dir, run_robustness
+from partreid_core.experiments.comparison import METHODS, checkpoint_path, method, robustness_dir, run_robustness
 from partreid_core.reporting.comparison import (comparison_table, format_comparison, robustness_drop,
                                                 robustness_runs, scorecard)
 from partreid_core.reporting.papers import PAPERS, STATUSES
@@ -58,7 +58,8 @@ def test_robustness_runs_and_relative_drop(tmp_path):
 def test_run_robustness_reports_missing_checkpoints_and_unknown_knobs(tmp_path):
     status = run_robustness("misalignment", [method("PCB")], seeds=[0], out=tmp_path, checkpoints=tmp_path / "ck")
     assert status[0]["status"].startswith("no checkpoint") and "pal-pcb/pcb-s0/last.pt" in status[0]["status"]
-    ckpt = tmp_path / "ck" / "pal-pcb" / "pcb-s0" / "last.pt"
+    ckpt = checkpoint_path(method("PCB"), 0, tmp_path / "ck", out=tmp_path)
+    assert ckpt.parts[-4].startswith(tmp_path.name + "-")  # keyed by the records root
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"half-trained")  # a checkpoint without the run's record: training may still be going on
     status = run_robustness("misalignment", [method("PCB")], seeds=[0], out=tmp_path, checkpoints=tmp_path / "ck")

@@ -51,8 +51,14 @@ def test_schedule_points_are_the_same_fractions_of_training(recipe):
 def test_losses_augmentations_and_sampler_are_the_papers(recipe):
     ft, gpu = _pair(recipe)
     assert ft.model == gpu.model and ft.analysis == gpu.analysis
-    strip = lambda mo: {k: v for k, v in mo.items() if k != "backbone"}  # noqa: E731
+    strip = lambda mo: {k: v for k, v in mo.items() if k not in ("backbone", "init_from")}  # noqa: E731
     assert strip(ft.model_overrides) == strip(gpu.model_overrides)   # loss weights, heads
+    # MPN's IDE stage: both start from their own profile's IDE run of the same data set and seed
+    init_ft, init_gpu = ft.model_overrides.get("init_from", ""), gpu.model_overrides.get("init_from", "")
+    assert bool(init_ft) == bool(init_gpu)
+    if init_ft:
+        ide = resolve_config("mpn_ide", "cpu-ft", seed=ft.seed)
+        assert init_ft == f"run:{ide.experiment}/{ide.run_name}"
     a, b = to_dict(ft.data), to_dict(gpu.data)
     for k in ("sampler", "k", "epoch", "flip_p", "pad", "rsa", "erasing", "style", "batch_size"):
         assert a[k] == b[k], k
@@ -62,7 +68,8 @@ def test_losses_augmentations_and_sampler_are_the_papers(recipe):
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_cpu_data_widths_and_synth_trunk(recipe):
-    ft, cpu = resolve_config(recipe, "cpu-ft"), resolve_config(recipe, "cpu")
+    # MPN's IDE stage has no cpu recipe: its trunk is the GlobalPool one (ResNet-50 at the cpu width)
+    ft, cpu = resolve_config(recipe, "cpu-ft"), resolve_config({"mpn_ide": "pal_globalpool"}.get(recipe, recipe), "cpu")
     assert ft.experiment == f"{recipe}-ft" != cpu.experiment   # records never land in the scratch regime's folders
     assert (ft.data.dataset, tuple(ft.data.size)) == (cpu.data.dataset, tuple(cpu.data.size)) == ("synth-s", (128, 64))
     bb_ft, bb_cpu = ft.model_overrides["backbone"], cpu.model_overrides["backbone"]
@@ -133,6 +140,7 @@ def test_every_cpu_ft_model_starts_from_the_trunk(recipe, marked_trunks, monkeyp
     folder, stems = marked_trunks
     monkeypatch.setenv("PARTREID_WEIGHTS", str(folder))
     cfg = resolve_config(recipe, "cpu-ft")
-    model = build_model(cfg.model, 20, cfg.model_overrides)
+    # MPN then loads its IDE stage's trunk (init_from), itself fine-tuned from this one: leave that stage out here
+    model = build_model(cfg.model, 20, {**cfg.model_overrides, **({"init_from": ""} if cfg.model == "mpn" else {})})
     stem = stems[cfg.model_overrides["backbone"].get("name", "resnet50")]
     assert any(p.shape == stem.shape and torch.equal(p.detach(), stem) for p in model.parameters())

@@ -14,9 +14,10 @@ from partreid_core.config import ConfigError, deep_update, from_dict, merge
 from partreid_core.data.registry import DATASETS
 from partreid_core.data.types import Batch, ReidDataset, Sample, SplitTensors
 from partreid_core.engine.optim import build_optimizer, lr_factor, split_param_groups
-from partreid_core.engine.trainer import NonFiniteLossError, train
+from partreid_core.engine.trainer import NonFiniteLossError, checkpoint_path, train
 from partreid_core.experiments.config import (ExperimentConfig, ScheduleConfig, parse_set, resolve_config,
                                               list_recipes)
+from partreid_core.experiments.records import checkpoint_file
 from partreid_core.models.base import ReidModel
 from partreid_core.models.output import ModelOutput
 from partreid_core.models.registry import MODELS, register_model
@@ -153,7 +154,7 @@ def test_smoke_training_writes_a_complete_record(tmp_path):
     # head group at 2x the backbone lr
     assert res.history[-1]["lr/head"] == pytest.approx(2 * res.history[-1]["lr/backbone"])
     assert {"rank1", "rank5", "rank10", "mAP", "mAP_trapezoid", "mINP"} <= set(res.metrics)
-    assert (tmp_path / "ckpt" / "t" / cfg.run_name / "last.pt").is_file()
+    assert checkpoint_path(cfg, tmp_path / "results").is_file()
 
 
 def test_same_seed_same_metrics_and_resume_equivalence(tmp_path):
@@ -309,7 +310,7 @@ def test_cli_train_eval_and_bench(tmp_path, capsys):
     assert main(["train", *common, "--out", str(tmp_path / "res")]) == 0
     printed = capsys.readouterr().out
     assert "record:" in printed and (tmp_path / "res" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s2" / "metrics.json").is_file()
-    ckpt = tmp_path / "ckpt" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s2" / "last.pt"
+    ckpt = checkpoint_file(tmp_path / "ckpt", tmp_path / "res", "tiny", f"{TEST_MODEL}-{TEST_DATA}-s2")
     assert main(["eval", "--checkpoint", str(ckpt), "--device", "cpu", "--no-rerank"]) == 0
     import json
     out = capsys.readouterr().out
@@ -365,13 +366,18 @@ def test_backbone_group_follows_tagged_parameters_through_wrappers_and_branch_co
 
 
 def test_relative_checkpoint_dirs_go_under_partreid_checkpoints(monkeypatch, tmp_path):
-    """The test suite's guard: with $PARTREID_CHECKPOINTS set, no run can write into ./checkpoints."""
+    """The test suite's guard: with $PARTREID_CHECKPOINTS set, no run can write into ./checkpoints.
+    Checkpoints are keyed by the records root too: two --out roots never share one."""
     from partreid_core.engine.trainer import checkpoint_path
+    from partreid_core.experiments.records import records_key
 
     cfg = resolve_config(None, "smoke", {"model": TEST_MODEL, "experiment": "e", "run": "r"})
     monkeypatch.setenv("PARTREID_CHECKPOINTS", str(tmp_path))
-    assert checkpoint_path(cfg) == tmp_path / "checkpoints" / "e" / "r" / "last.pt"
+    key = records_key("results")
+    assert checkpoint_path(cfg) == tmp_path / "checkpoints" / key / "e" / "r" / "last.pt"
     absolute = merge(cfg, {"train": {"checkpoint_dir": str(tmp_path / "abs")}})
-    assert checkpoint_path(absolute) == tmp_path / "abs" / "e" / "r" / "last.pt"
+    assert checkpoint_path(absolute) == tmp_path / "abs" / key / "e" / "r" / "last.pt"
     monkeypatch.delenv("PARTREID_CHECKPOINTS")
-    assert checkpoint_path(cfg) == Path("checkpoints") / "e" / "r" / "last.pt"
+    assert checkpoint_path(cfg) == Path("checkpoints") / key / "e" / "r" / "last.pt"
+    assert checkpoint_path(cfg, tmp_path / "a" / "results") != checkpoint_path(cfg, tmp_path / "b" / "results")
+    assert key.startswith("results-") and records_key(Path("results").resolve()) == key

@@ -94,11 +94,14 @@ def test_mpn_gpu_recipe_has_the_ide_stage_translation_and_fixed_masks():
     assert cfg.data.erasing.aspect_sampling == "uniform"
     assert (cfg.data.translate.copies, cfg.data.translate.max_shift) == (5, 0.05)
     mc = model_config(cfg.model, cfg.model_overrides)
-    assert mc.init_from == "checkpoints/mpn_ide/globalpool-market1501-s3/last.pt"
+    assert mc.init_from == "run:mpn_ide/globalpool-market1501-s3"
     assert mc.loss.triplet_weight == 0.5
     ide = resolve_config("mpn_ide", "gpu", dataset="market1501", seed=3)
     # the IDE run's checkpoint is where MPN's init_from looks
-    assert f"checkpoints/{ide.experiment}/{ide.run_name}/last.pt" == mc.init_from
+    assert f"run:{ide.experiment}/{ide.run_name}" == mc.init_from
+    # ... which the trainer turns into that run's checkpoint under the records root being written
+    from partreid_core.engine.trainer import checkpoint_path, resolve_init_from
+    assert resolve_init_from(cfg, "results")["init_from"] == str(checkpoint_path(ide, "results"))
     ide_mc = model_config(ide.model, ide.model_overrides)
     assert ide_mc.pool == "avg" and ide_mc.backbone.last_stride == 1 and ide_mc.loss.triplet_weight == 0
     assert ide.data.size == (384, 128) and ide.optim.lr_mult == {"head": 10.0}
@@ -284,7 +287,8 @@ def test_two_stage_mpn_smoke(tmp_path, monkeypatch):
     train(resolve_config("mpn_ide", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path, device="cpu")
     res = train(resolve_config("mpn", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path, device="cpu")
     meta = json.loads((res.path / "config.json").read_text())
-    ide = tmp_path / "ckpt" / "checkpoints" / "mpn_ide" / "globalpool-synth-tiny-s0" / "last.pt"
+    from partreid_core.engine.trainer import checkpoint_path
+    ide = checkpoint_path(resolve_config("mpn_ide", "gpu", dataset="synth-tiny", overrides=tiny), tmp_path)
     assert meta["pretrained_trunk"] == {"name": ide.name, "sha256": file_sha256(ide), "source": "ide"}
     assert meta["regime"] == "fine-tuned"
     assert res.metrics["mAP"] >= 0

@@ -46,6 +46,7 @@ def test_ranklist_record_end_to_end(tmp_path, capsys):
     from test_engine import TEST_DATA, TEST_MODEL
 
     from partreid_core.cli import main
+    from partreid_core.experiments.records import checkpoint_file
     from partreid_core.experiments.ranklists import compare_checkpoints, load_ranklist
     from partreid_core.reporting.figures import rank_list_figure
 
@@ -56,7 +57,7 @@ def test_ranklist_record_end_to_end(tmp_path, capsys):
         assert main(["train", "--recipe", str(recipe), "--profile", "smoke", "--dataset", TEST_DATA, "--seed",
                      str(seed), "--set", "data.size=[32, 16]", "--set", f"train.checkpoint_dir={tmp_path / 'ck'}",
                      "--device", "cpu", "--out", str(tmp_path / "res")]) == 0
-        ckpts.append(tmp_path / "ck" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s{seed}" / "last.pt")
+        ckpts.append(checkpoint_file(tmp_path / "ck", tmp_path / "res", "tiny", f"{TEST_MODEL}-{TEST_DATA}-s{seed}"))
     out = tmp_path / "ranklists" / "s0-vs-s1"
     assert main(["ranklist", "--checkpoint", str(ckpts[0]), "--against", str(ckpts[1]), "--k", "5",
                  "--cases", "2", "--out", str(out), "--device", "cpu"]) == 0

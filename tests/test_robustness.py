@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from partreid_core.data import build_dataset
-from partreid_core.engine.trainer import train
+from partreid_core.engine.trainer import checkpoint_path, train
 from partreid_core.experiments.config import resolve_config
 from partreid_core.experiments.robustness import evaluate_under_knob, load_trained
 
@@ -28,7 +28,7 @@ def test_evaluate_under_knob_writes_a_record(tmp_path):
     cfg = resolve_config("pal_globalpool", "smoke", {"train": {"checkpoint_dir": str(tmp_path / "ck")},
                                                      "experiment": "k", "run": "gp"})
     train(cfg, out=tmp_path / "results", device="cpu")
-    ckpt = tmp_path / "ck" / "k" / "gp" / "last.pt"
+    ckpt = checkpoint_path(cfg, tmp_path / "results")
     table = evaluate_under_knob(ckpt, "misalignment", [0.0, 1.0], device="cpu", out=tmp_path / "rec")
     assert list(table["level"]) == [0.0, 1.0] and table["rank1"].between(0, 100).all()
     assert pd.read_csv(tmp_path / "rec" / "knobs.csv").shape[0] == 2

@@ -141,7 +141,7 @@ def val_run(tmp_path_factory):
                                                     "train": {"checkpoint_dir": str(tmp / "ckpt")}},
                          experiment="val-split", seed=0)
     res = train(cfg, out=tmp / "res", device="cpu")
-    return res, checkpoint_path(cfg)
+    return res, checkpoint_path(cfg, tmp / "res")
 
 
 def test_training_evaluates_and_records_the_chosen_split(val_run):

@@ -31,7 +31,8 @@ def _stats(args) -> int:
     if args.root is not None:
         kwargs["root"] = args.root
     ds = build_dataset(args.name, **kwargs)
-    print(ds.statistics().to_string())
+    if not hasattr(ds, "summary"):  # a real dataset prints its summary (this table, root, side labels) on load
+        print(ds.statistics().to_string())
     return 0
 
 
@@ -86,25 +87,28 @@ def register(sub, group) -> None:
     data = group("data", "datasets: statistics")
     p = data.add_parser("stats", help="print the statistics table of a registered dataset")
     p.add_argument("name", help="dataset name, e.g. synth-s or market1501")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--root", default=None, help="dataset root for real datasets")
-    p.add_argument("--knob", action="append", metavar="NAME=VALUE", help="SynthReID knob override")
+    p.add_argument("--seed", type=int, default=None, help="SynthReID generation seed (default: the preset's)")
+    p.add_argument("--root", default=None, help="dataset root for real datasets (default: $PARTREID_DATA)")
+    p.add_argument("--knob", action="append", metavar="NAME=VALUE",
+                   help="SynthReID knob override, repeatable, e.g. --knob occlusion=0.3 --knob domain=B")
     p.set_defaults(func=_stats)
 
     synth = group("synth", "SynthReID: export and benchmark the synthetic dataset")
     p = synth.add_parser("export", help="write a preset in the Market-1501 folder layout")
-    p.add_argument("preset")
-    p.add_argument("out_dir")
-    p.add_argument("--size", type=int, nargs=2, default=(256, 128), metavar=("H", "W"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--knob", action="append", metavar="NAME=VALUE")
+    p.add_argument("preset", help="SynthReID preset, e.g. synth-s")
+    p.add_argument("out_dir", help="output folder (the part labels go to OUT_DIR_ps_label beside it)")
+    p.add_argument("--size", type=int, nargs=2, default=(256, 128), metavar=("H", "W"),
+                   help="image height and width in pixels (default: 256 128)")
+    p.add_argument("--seed", type=int, default=0, help="generation seed (default: 0)")
+    p.add_argument("--knob", action="append", metavar="NAME=VALUE", help="SynthReID knob override, repeatable")
     p.set_defaults(func=_export)
 
     p = synth.add_parser("bench", help="measure generation speed on a subset and extrapolate to the preset")
-    p.add_argument("--preset", default="synth-m")
-    p.add_argument("--images", type=int, default=512)
-    p.add_argument("--size", type=int, nargs=2, default=(256, 128), metavar=("H", "W"))
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--knob", action="append", metavar="NAME=VALUE")
+    p.add_argument("--preset", default="synth-m", help="SynthReID preset (default: synth-m)")
+    p.add_argument("--images", type=int, default=512, help="training images rendered for the timing (default: 512)")
+    p.add_argument("--size", type=int, nargs=2, default=(256, 128), metavar=("H", "W"),
+                   help="image height and width in pixels (default: 256 128)")
+    p.add_argument("--workers", type=int, default=1, help="rendering processes (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="generation seed (default: 0)")
+    p.add_argument("--knob", action="append", metavar="NAME=VALUE", help="SynthReID knob override, repeatable")
     p.set_defaults(func=_bench)

@@ -8,19 +8,29 @@ augment them on the device, forward under bf16 autocast, check every loss term i
 step, log, evaluate when due and write an atomic checkpoint (model, optimisers, history, all
 RNG states) so ``resume=True`` continues to exactly the metrics of an uninterrupted run on CPU.
 At the end: the final evaluation (with re-ranking), the analysis hooks, and the record.
+
+What guards the record (see :mod:`partreid_core.experiments.records`): before any data is loaded the
+model's config is validated, the records and checkpoint folders are checked writable and the run folder is
+locked (one writer per run); a checkpoint is resumed only when its config hash equals this config's
+(otherwise :class:`CheckpointError` names the differing keys; ``restart=True`` trains from scratch), and
+a truncated checkpoint or one for another class count is refused with the same error. The free disk
+space is checked against the checkpoint's size before the first epoch; a failed write removes its
+partial file and says "no space left on <folder>" when that is why.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
+import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import warnings
-
 import torch
 import torch.distributed as dist
 from tqdm import tqdm  # plain: tqdm.auto warns in kernels without ipywidgets (the book build)
@@ -42,11 +52,17 @@ class NonFiniteLossError(FloatingPointError):
     """A loss term became NaN or infinite; the message names the epoch, step and term."""
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be resumed (another config, unreadable, another class count) or written."""
+
+
 @dataclass
 class RunResult:
     path: Path
     metrics: dict[str, float]
     history: list[dict[str, Any]]
+    #: "trained", or "exists" (``skip_existing`` found the record complete once it held the run's lock)
+    status: str = "trained"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,21 +140,83 @@ def load_splits(cfg: ExperimentConfig) -> tuple[SplitTensors, SplitTensors, Spli
     return tuple(out)  # type: ignore[return-value]
 
 
-def checkpoint_path(cfg: ExperimentConfig) -> Path:
-    """``<checkpoint_dir>/<experiment>/<run>/last.pt``. A relative ``checkpoint_dir`` is taken under
-    ``$PARTREID_CHECKPOINTS`` when that is set (the test suite points it at a temporary folder, so no test
-    can overwrite a real run's checkpoint), else under the working directory."""
-    root = Path(cfg.train.checkpoint_dir)
-    if not root.is_absolute() and os.environ.get("PARTREID_CHECKPOINTS"):
-        root = Path(os.environ["PARTREID_CHECKPOINTS"]) / root
-    return root / cfg.experiment / cfg.run_name / "last.pt"
+def checkpoint_path(cfg: ExperimentConfig, out: str | Path = "results") -> Path:
+    """``<checkpoint_dir>/<records key of out>/<experiment>/<run>/last.pt`` (:func:`records.checkpoint_file`):
+    the run's checkpoint for records root ``out``, so two records roots never share one."""
+    return records.checkpoint_file(cfg.train.checkpoint_dir, out, cfg.experiment, cfg.run_name)
+
+
+def resolve_init_from(cfg: ExperimentConfig, out: str | Path = "results") -> dict[str, Any]:
+    """``cfg.model_overrides`` with a ``run:<experiment>/<run>`` value of ``init_from`` (MPN's IDE stage) replaced
+    by that run's checkpoint under the same records root (:func:`records.checkpoint_file`): checkpoints are
+    keyed by the records root, so a recipe names the run, not a folder."""
+    init = cfg.model_overrides.get("init_from")
+    if not (isinstance(init, str) and init.startswith("run:")):
+        return cfg.model_overrides
+    experiment, _, run = init.removeprefix("run:").partition("/")
+    path = records.checkpoint_file(cfg.train.checkpoint_dir, out, experiment, run)
+    return {**cfg.model_overrides, "init_from": str(path)}
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
+    try:
+        with records.guarded_write(path, tmp):  # a partial .tmp is removed; a full disk is named
+            torch.save(obj, tmp)
+    except records.DiskFullError:
+        raise
+    except (OSError, RuntimeError) as e:
+        raise CheckpointError(f"could not write the checkpoint {path}: {type(e).__name__}: {e}") from e
     os.replace(tmp, path)
+
+
+def _state_bytes(module: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def check_checkpoint_space(folder: Path, core: torch.nn.Module, n_optimizers: int) -> None:
+    """Fail before the first epoch when ``folder``'s disk cannot hold one checkpoint: the model's state plus
+    up to two buffers per parameter per optimiser (Adam's moments; SGD's momentum is one), and 1 MiB."""
+    need = _state_bytes(core) * (1 + 2 * n_optimizers) + (1 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise records.DiskFullError(28, f"no space left on {folder}: a checkpoint needs about "
+                                    f"{need / 2**20:.1f} MiB, {free / 2**20:.1f} MiB are free")
+
+
+def _remove_checkpoint(ckpt: Path) -> None:
+    for f in [ckpt, *ckpt.parent.glob("rng-rank*.pt")]:
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+
+
+def load_resume_state(ckpt: Path, cfg: ExperimentConfig, device: torch.device) -> dict[str, Any]:
+    """The checkpoint at ``ckpt`` if it was written by a config with this config's hash.
+
+    Raises:
+        CheckpointError: the file cannot be read (truncated, not a checkpoint) or its config hash differs
+            (the message lists the differing keys and names ``--restart``).
+    """
+    restart = "delete it or pass --restart (partreid train/sweep) to train from scratch"
+    try:
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, ...
+        raise CheckpointError(f"the checkpoint {ckpt} cannot be read ({type(e).__name__}: {e}); it may be "
+                              f"truncated: {restart}") from None
+    if not isinstance(state, dict) or not {"model", "optimizers", "epoch", "history", "rng"} <= set(state):
+        raise CheckpointError(f"{ckpt} is not a training checkpoint of partreid train: {restart}")
+    # The hash of the config stored in the checkpoint (not the hash stored beside it), under today's
+    # HASH_EXCLUDED: a checkpoint written before hashes existed, moved from the older layout
+    # (<checkpoint_dir>/<experiment>/<run>/last.pt) into checkpoint_path, resumes when its config is this one.
+    want = records.config_hash(config_to_dict(cfg))
+    if records.config_hash(state.get("config") or {}) != want:
+        diff = records.config_diff(state.get("config") or {}, config_to_dict(cfg))
+        shown = "; ".join(diff[:8]) + (f"; and {len(diff) - 8} more" if len(diff) > 8 else "")
+        raise CheckpointError(
+            f"the checkpoint {ckpt} was written by another config ({shown or 'config hash differs'}); a run resumes "
+            f"only its own config: {restart}, or set the old values back")
+    return state
 
 
 def _rng_state(gens: dict[str, torch.Generator]) -> dict[str, Any]:
@@ -225,23 +303,64 @@ def _freeze_bn_of(model: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> N
 def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = False,
           device: str | torch.device | None = None, stop_after_epochs: int | None = None,
           splits: tuple[SplitTensors, SplitTensors, SplitTensors] | None = None,
-          variant: str = "") -> RunResult:
+          variant: str = "", restart: bool = False, skip_existing: bool = False) -> RunResult:
     """Train ``cfg`` and write its record to ``out/<experiment>/<run>/``.
 
     Args:
-        resume: continue from ``checkpoints/<experiment>/<run>/last.pt`` when it exists.
+        resume: continue from the run's checkpoint (:func:`checkpoint_path`) when it exists and was written
+            by a config with the same hash (:func:`records.config_hash`).
+        restart: remove the run's checkpoint and train from scratch (what a refused resume offers).
         stop_after_epochs: return after this many epochs of this call (the checkpoint is kept,
             no record is written): splits a long run in pieces, and is how tests simulate a crash.
         splits: pre-decoded (train, query, gallery) to skip decoding (benchmarks, notebooks); the query and
             gallery must be those of ``cfg.eval.split`` (see :func:`load_splits`).
         variant: a label stored in config.json (the sweep runner's variant name).
+        skip_existing: once the run's lock is held, return the existing record (``status="exists"``) when it
+            is complete: a sweep started beside another never trains a run twice.
 
     Raises:
         NonFiniteLossError: a loss term is NaN/inf, naming epoch (1-based), step and term.
+        CheckpointError: the checkpoint is unreadable, of another config or class count, or cannot be written.
+        RunLockedError: another process is training this run (``records.run_lock``).
+        NotWritableError, DiskFullError: the records or checkpoint folder cannot be written or is too full
+            (checked before any data is loaded, and on every write).
     """
     t_start = time.time()
     device = resolve_device(device)
     rank, world = init_distributed(device)
+    # Fail before work: the model's own fields (typed, validated) and both output folders, then the lock.
+    model_config(cfg.model, cfg.model_overrides)
+    path = records.run_dir(out, cfg.experiment, cfg.run_name)
+    ckpt = checkpoint_path(cfg, out)
+    with contextlib.ExitStack() as stack:
+        if rank == 0:
+            records.check_writable(path, "records")
+            records.check_writable(ckpt.parent, "checkpoint")
+            stack.enter_context(records.run_lock(path))
+        if world > 1:
+            dist.barrier()  # every rank decides on the record below only once rank 0 holds the lock
+        if skip_existing and records.is_complete(path):
+            history = records.load_history(path).to_dict("records")
+            metrics = json.loads((path / "metrics.json").read_text())
+            metrics.pop("run_id", None)
+            return RunResult(path, metrics, history, status="exists")
+        return _train_locked(cfg, path, ckpt, resume, restart, device, rank, world, stop_after_epochs, splits,
+                             variant, t_start, out)
+
+
+def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, restart: bool,
+                  device: torch.device, rank: int, world: int, stop_after_epochs: int | None,
+                  splits: tuple[SplitTensors, SplitTensors, SplitTensors] | None, variant: str,
+                  t_start: float, out: str | Path = "results") -> RunResult:
+    """The body of :func:`train` once the run's folders are checked and its lock is held."""
+    state = None
+    if restart:
+        if rank == 0:
+            _remove_checkpoint(ckpt)
+        if world > 1:
+            dist.barrier()
+    elif resume and ckpt.is_file():
+        state = load_resume_state(ckpt, cfg, device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = True
@@ -255,7 +374,7 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
     train_split = train_split.to(device)
     labels = labels.to(device)
 
-    core = build_model(cfg.model, num_classes, cfg.model_overrides).to(device)
+    core = build_model(cfg.model, num_classes, resolve_init_from(cfg, out)).to(device)
     trunk_source = pretrained_provenance(core)  # "imagenet:<file> sha256:<hex>", "ide:...", or "none"
     if cfg.train.channels_last:
         core = core.to(memory_format=torch.channels_last)
@@ -274,12 +393,19 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
 
     history: list[dict[str, Any]] = []
     start_epoch, elapsed_before = 0, 0.0
-    ckpt = checkpoint_path(cfg)
-    if resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        core.load_state_dict(state["model"])
-        for opt, s in zip(optimizers, state["optimizers"]):
-            opt.load_state_dict(s)
+    if rank == 0:
+        check_checkpoint_space(ckpt.parent, core, len(optimizers))
+    if state is not None:
+        if state.get("num_classes") != num_classes:
+            raise CheckpointError(f"the checkpoint {ckpt} is for {state.get('num_classes')} training identities, "
+                                  f"this run's data has {num_classes}: pass --restart to train from scratch")
+        try:
+            core.load_state_dict(state["model"])
+            for opt, s in zip(optimizers, state["optimizers"], strict=True):
+                opt.load_state_dict(s)
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"the checkpoint {ckpt} does not fit this run's model or optimisers "
+                                  f"({type(e).__name__}: {str(e).splitlines()[0]}): pass --restart") from None
         history, start_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
         rank_rng = ckpt.with_name(f"rng-rank{rank}.pt")
         _set_rng_state(torch.load(rank_rng, weights_only=False) if rank and rank_rng.is_file() else state["rng"], gens)
@@ -298,6 +424,7 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
     fwd = torch.compile(model) if cfg.train.compile else model
 
     epochs = cfg.train.epochs
+    config_hash = records.config_hash(config_to_dict(cfg))
     last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
     show = cfg.train.progress and rank == 0
     for epoch in range(start_epoch, last_epoch):
@@ -386,13 +513,12 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
             _atomic_save({"model": core.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
                           "history": history, "epoch": epoch + 1, "rng": _rng_state(gens),
                           "elapsed": elapsed_before + time.time() - t_start, "config": config_to_dict(cfg),
-                          "num_classes": num_classes}, ckpt)
+                          "config_hash": config_hash, "num_classes": num_classes}, ckpt)
         else:  # each rank's augmentation stream, so a resumed DDP run continues every rank's own draws
             _atomic_save(_rng_state(gens), ckpt.with_name(f"rng-rank{rank}.pt"))
         if world > 1:
             dist.barrier()
 
-    path = records.run_dir(out, cfg.experiment, cfg.run_name)
     if last_epoch < epochs:
         return RunResult(path, {}, history)
     metrics: dict[str, float] = {}
@@ -406,17 +532,20 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
             arrays = run_hooks(cfg.analysis, AnalysisContext(core, train_split, query, gallery, cfg, device,
                                                             eval_dtype))
         path.mkdir(parents=True, exist_ok=True)
+        run_id = records.new_run_id()
         meta = {"seed": cfg.seed, "variant": variant, "num_train_ids": num_classes, "world_size": world,
                 "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
                 "eval_precision": str(eval_dtype or torch.float32).removeprefix("torch."),
-                "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device)),
+                "wall_time_s": elapsed_before + time.time() - t_start, "run_id": run_id,
+                "config_hash": config_hash, **records.environment(device_name(device)),
                 # regime and pretrained_trunk: what the config asks for, or what was loaded (MPN's IDE stage)
                 **trunk_provenance(model_config(cfg.model, cfg.model_overrides), loaded=trunk_source)}
+        records.begin_record(path)  # a stale metrics.json goes first: a kill below leaves an incomplete record
         records.write_config(path, config_to_dict(cfg), meta)
         records.write_history(path, history)
         if arrays:
             records.write_analysis(path, arrays)
-        records.write_metrics(path, {**metrics, "split": cfg.eval.split})  # last: marks the record complete
+        records.write_metrics(path, {**metrics, "split": cfg.eval.split}, run_id)  # last, with config.json's run id
     if world > 1:
         dist.barrier()
     return RunResult(path, metrics, history)

@@ -37,6 +37,6 @@ def register(sub, group) -> None:
     p.add_argument("--chunk-size", type=int, default=1024, help="queries per block (default: 1024)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i] (default: cpu)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random features (default: 0)")
     p.add_argument("--out", help="also write a benchmark record (JSON) to this path, e.g. results/bench/eval-cpu.json")
     p.set_defaults(func=_bench_eval)

@@ -28,6 +28,7 @@ go through an exact stable ``torch.sort`` instead, so every path obeys the tie r
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -68,6 +69,37 @@ def _as_ids(x, name: str, n: int, device: torch.device) -> torch.Tensor:
     if t.is_floating_point():
         raise ValueError(f"{name} must hold integers, got {t.dtype}")
     return t.to(device=device, dtype=torch.int64)
+
+
+#: Features whose largest magnitude is outside [2**-40, 2**40] are rescaled before the float32 distances
+#: (squared norms of 1e19-sized features overflow to inf, and inf - inf is NaN; tiny ones underflow to ties).
+FEATURE_RANGE_LOG2 = 40
+
+
+def _as_features(f, name: str) -> torch.Tensor | None:
+    """A feature matrix as a tensor (numpy arrays and lists accepted), or None."""
+    if f is None or isinstance(f, torch.Tensor):
+        return f
+    try:
+        return torch.as_tensor(np.asarray(f))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be a (n, d) tensor or array, got {type(f).__name__}: {e}") from None
+
+
+def _rescaled(qf: torch.Tensor, gf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """qf, gf multiplied by one power of two when their magnitude is outside 2**±FEATURE_RANGE_LOG2.
+
+    A power-of-two scale is exact in floating point and multiplies every distance of every metric by the
+    same positive factor (cosine: by 1), so the ranking, and every metric, is that of exact arithmetic
+    on the given features, while the float32 distances neither overflow nor underflow.
+    """
+    if not (qf.is_floating_point() and gf.is_floating_point()):
+        return qf, gf
+    m = max(float(qf.abs().max()) if qf.numel() else 0.0, float(gf.abs().max()) if gf.numel() else 0.0)
+    if m == 0.0 or 2.0 ** -FEATURE_RANGE_LOG2 <= m <= 2.0 ** FEATURE_RANGE_LOG2:
+        return qf, gf
+    scale = 2.0 ** -math.frexp(m)[1]  # m * scale in [0.5, 1)
+    return qf.double() * scale, gf.double() * scale
 
 
 class _GalleryGroups:
@@ -208,26 +240,37 @@ def evaluate(qf: torch.Tensor | None, gf: torch.Tensor | None, q_pids, g_pids, q
     """Rank the gallery for every query and compute CMC / mAP / mAP_trapezoid / mINP.
 
     Args:
-        qf, gf: (nq, d), (ng, d) features; may be None when ``distmat`` is given.
+        qf, gf: (nq, d), (ng, d) features (tensors or numpy arrays); None when ``distmat`` is given (giving
+            both is an error: which one would rank the gallery?). Features of very large or very small
+            magnitude are rescaled by a power of two first (:func:`_rescaled`: the ranking is unchanged).
         q_pids, g_pids, q_camids, g_camids: (nq,), (ng,) integer tensors or arrays.
         metric: see :mod:`partreid_core.evaluation.distance`.
         max_rank: length of the returned CMC curve.
         chunk_size: queries per block (at most; capped so a block holds <= 2**25 distances, which bounds
             memory at MSMT17 scale to a few hundred MB beyond the features).
-        distmat: a precomputed (nq, ng) distance matrix (e.g. from :func:`re_ranking`); smaller is closer.
+        distmat: a precomputed (nq, ng) distance matrix (e.g. from :func:`re_ranking`; tensor or numpy array);
+            smaller is closer.
 
         timings: if a dict, receives ``"distance"`` and ``"ranking"`` seconds (synchronising CUDA per chunk).
 
     Computation runs on the device of ``distmat`` or ``gf``.
+
+    Raises:
+        ValueError: bad shapes or ids, both features and ``distmat``, NaN/inf in the features or ``distmat``,
+            or distances that are not finite (a wrong mAP is never returned).
     """
+    qf, gf, distmat = _as_features(qf, "qf"), _as_features(gf, "gf"), _as_features(distmat, "distmat")
+    if distmat is not None and (qf is not None or gf is not None):
+        raise ValueError("evaluate takes features (qf, gf) or a distmat, not both")
     if distmat is None:
         if qf is None or gf is None:
             raise ValueError("evaluate needs qf and gf, or distmat")
         _check(qf, gf, metric)
         nq, ng, device = qf.shape[0], gf.shape[0], gf.device
-        for name, f in (("qf", qf), ("gf", gf)):  # a row sum is non-finite iff the row has NaN/inf (or overflows)
-            if not bool(torch.isfinite(f.sum(1, dtype=torch.float32)).all()):
+        for name, f in (("qf", qf), ("gf", gf)):  # NaN/inf anywhere makes the sum NaN/inf (float64: no overflow)
+            if f.is_floating_point() and not bool(torch.isfinite(f.sum(dtype=torch.float64))):
                 raise ValueError(f"{name} contains NaN or inf")
+        qf, gf = _rescaled(qf, gf)
     else:
         if distmat.dim() != 2:
             raise ValueError(f"distmat must be (nq, ng), got {tuple(distmat.shape)}")
@@ -260,6 +303,9 @@ def evaluate(qf: torch.Tensor | None, gf: torch.Tensor | None, q_pids, g_pids, q
         t0 = _clock(device, timings)
         if distmat is None:
             x = distance_chunk(qf[s:e], g, g_sq, metric)
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError(f"the {metric} distances of queries {s}..{e - 1} are not finite although the "
+                                 "features are: the features overflow float32 arithmetic")
         else:
             x = distmat[s:e]
             x = (x if all_kept else x[:, keep_idx]).to(torch.float32, copy=True)

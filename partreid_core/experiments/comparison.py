@@ -72,9 +72,9 @@ def method(label: str) -> Method:
     raise KeyError(f"unknown method {label!r}; known: {', '.join(m.label for m in METHODS)}")
 
 
-def checkpoint_path(m: Method, seed: int, checkpoints: str | Path = "checkpoints") -> Path:
-    """Where ``partreid sweep`` left the method's ``last.pt`` for ``seed``."""
-    return Path(checkpoints) / m.experiment / f"{m.variant}-s{seed}" / "last.pt"
+def checkpoint_path(m: Method, seed: int, checkpoints: str | Path = "checkpoints", out: str | Path = "results") -> Path:
+    """Where ``partreid sweep --out <out>`` left the method's ``last.pt`` for ``seed``."""
+    return records.checkpoint_file(checkpoints, out, m.experiment, f"{m.variant}-s{seed}")
 
 
 def robustness_dir(out: str | Path, knob: str, m: Method, seed: int) -> Path:
@@ -100,7 +100,7 @@ def run_robustness(knob: str, methods: Sequence[Method] | None = None, seeds: Se
     for m in methods or METHODS:
         for seed in seeds:
             dest = robustness_dir(out, knob, m, seed)
-            ckpt = checkpoint_path(m, seed, checkpoints)
+            ckpt = checkpoint_path(m, seed, checkpoints, out)
             record = records.run_dir(out, m.experiment, f"{m.variant}-s{seed}")
             if (dest / "knobs.csv").is_file():
                 status.append({"path": str(dest), "status": "exists"})

@@ -13,6 +13,7 @@ are errors at every layer, naming the file):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,17 @@ from ..data.translate import TranslateConfig
 from ..data.types import EVAL_SPLITS
 
 PROFILES = ("smoke", "cpu", "cpu-ft", "gpu")
+
+
+def _require(ok: bool, key: str, value: Any, rule: str) -> None:
+    """Range checks of the configs below: a value of the right type but outside its range is a ConfigError
+    when the config is built (before any data is loaded), naming the key, the value and the rule."""
+    if not ok:
+        raise ConfigError(f"{key} must be {rule}, got {value!r}")
+
+
+def _check_probability(key: str, value: float) -> None:
+    _require(0.0 <= value <= 1.0, key, value, "a probability in [0, 1]")
 
 
 @dataclass
@@ -64,6 +76,16 @@ class DataConfig:
             raise ConfigError(f"data.sampler must be 'pk' or 'random', got {self.sampler!r}")
         if self.epoch not in ("images", "ids"):
             raise ConfigError(f"data.epoch must be 'images' or 'ids', got {self.epoch!r}")
+        _require(len(self.size) == 2 and all(v >= 1 for v in self.size), "data.size", self.size,
+                 "two positive sizes [height, width]")
+        for key in ("p", "k", "batch_size"):
+            _require(getattr(self, key) >= 1, f"data.{key}", getattr(self, key), ">= 1")
+        _require(self.pad >= 0, "data.pad", self.pad, ">= 0")
+        _check_probability("data.flip_p", self.flip_p)
+        for name in ("rsa", "erasing", "style"):  # nested configs are dataclasses by now (or a caller's dict)
+            prob = getattr(getattr(self, name), "p", None)
+            if isinstance(prob, (int, float)):
+                _check_probability(f"data.{name}.p", prob)
 
     @property
     def train_batch(self) -> int:
@@ -95,6 +117,13 @@ class OptimConfig:
     def __post_init__(self) -> None:
         if self.name not in ("sgd", "adam", "amsgrad", "adamw"):
             raise ConfigError(f"optim.name must be sgd, adam, amsgrad or adamw, got {self.name!r}")
+        _require(self.lr > 0, "optim.lr", self.lr, "> 0")
+        _require(self.momentum >= 0, "optim.momentum", self.momentum, ">= 0")
+        _require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, ">= 0")
+        for i, beta in enumerate(self.betas):
+            _require(0 <= beta < 1, f"optim.betas[{i}]", beta, "in [0, 1)")
+        for group, mult in self.lr_mult.items():
+            _require(mult >= 0, f"optim.lr_mult.{group}", mult, ">= 0")
 
 
 @dataclass
@@ -124,6 +153,13 @@ class ScheduleConfig:
                                ("decay", self.decay, ("step", "cosine", "none"))):
             if value not in ok:
                 raise ConfigError(f"schedule.{key} must be one of {ok}, got {value!r}")
+        _require(self.warmup_epochs >= 0, "schedule.warmup_epochs", self.warmup_epochs, ">= 0")
+        _require(self.warmup_start > 0 if self.warmup == "exponential" else self.warmup_start >= 0,
+                 "schedule.warmup_start", self.warmup_start, "> 0 (exponential warm-up)" if self.warmup ==
+                 "exponential" else ">= 0")
+        _require(self.gamma > 0, "schedule.gamma", self.gamma, "> 0")
+        _require(self.min_factor >= 0, "schedule.min_factor", self.min_factor, ">= 0")
+        _require(all(m >= 0 for m in self.milestones), "schedule.milestones", self.milestones, "epochs >= 0")
 
 
 @dataclass
@@ -132,6 +168,9 @@ class PhaseConfig:
 
     terms: tuple[str, ...] = ()
     lr: float = 0.01
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, "train.phases[].lr", self.lr, "> 0")
 
 
 @dataclass
@@ -171,6 +210,14 @@ class TrainConfig:
             raise ConfigError("train.update='alternating' needs train.phases (a list of {terms, lr})")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ConfigError(f"train.amp must be auto, bf16, fp16 or off, got {self.amp!r}")
+        # an epoch count or iteration count of 0 would write a "complete" record of an untrained model
+        _require(self.epochs >= 1, "train.epochs", self.epochs, ">= 1")
+        _require(self.iters_per_epoch is None or self.iters_per_epoch >= 1, "train.iters_per_epoch",
+                 self.iters_per_epoch, ">= 1 (or null: one sampler pass per epoch)")
+        _require(self.freeze_backbone_epochs >= 0, "train.freeze_backbone_epochs", self.freeze_backbone_epochs,
+                 ">= 0")
+        _require(self.grad_clip is None or self.grad_clip > 0, "train.grad_clip", self.grad_clip,
+                 "> 0 (or null: no clipping)")
 
 
 @dataclass
@@ -194,10 +241,15 @@ class EvalConfig:
     amp: str = "off"
 
     def __post_init__(self) -> None:
+        from ..evaluation.distance import METRICS  # the evaluation's own list, so the two never disagree
+
         if self.split not in EVAL_SPLITS:
             raise ConfigError(f"eval.split must be one of {tuple(EVAL_SPLITS)}, got {self.split!r}")
         if self.amp not in ("off", "bf16", "fp16", "train"):
             raise ConfigError(f"eval.amp must be off, bf16, fp16 or train, got {self.amp!r}")
+        _require(self.metric in METRICS, "eval.metric", self.metric, f"one of {METRICS}")
+        _require(self.every >= 0, "eval.every", self.every, ">= 0 (0: only at the end)")
+        _require(self.batch_size >= 1, "eval.batch_size", self.batch_size, ">= 1")
 
 
 @dataclass
@@ -258,6 +310,9 @@ def recipe_path(recipe: str, profile: str) -> Path:
     return path
 
 
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def parse_set(assignments: list[str] | None) -> dict:
     """``["train.epochs=3", "optim.lr=0.1"]`` -> nested dict; values are parsed as YAML scalars/lists."""
     out: dict = {}
@@ -271,7 +326,11 @@ def parse_set(assignments: list[str] | None) -> dict:
             node = node.setdefault(p, {})
         # YAML 1.1 reads on/off/yes/no as booleans; only true/false mean that on a command line
         is_word = value.strip().lower() in ("on", "off", "yes", "no", "y", "n")
-        node[parts[-1]] = value.strip() if is_word else yaml.safe_load(value)
+        parsed = value.strip() if is_word else yaml.safe_load(value)
+        # YAML 1.1 reads 1e-3 (no dot) as text; on a command line it is a number, as in YAML 1.2
+        if isinstance(parsed, str) and _NUMBER.fullmatch(parsed.strip()):
+            parsed = float(parsed)
+        node[parts[-1]] = parsed
     return out
 
 

@@ -39,7 +39,8 @@ def load_trained(checkpoint: str | Path, device: torch.device):
 
     path = Path(checkpoint)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path} (partreid train writes checkpoints/<experiment>/<run>/last.pt)")
+        raise FileNotFoundError(f"no checkpoint at {path} (partreid train writes "
+                                "checkpoints/<root>-<hash>/<experiment>/<run>/last.pt)")
     state = torch.load(path, map_location="cpu", weights_only=False)
     cfg = config_from_dict(state["config"])
     model = build_model(cfg.model, state["num_classes"], _without_initial_weights(cfg.model, cfg.model_overrides))

@@ -12,6 +12,10 @@ A sweep file (YAML)::
       rsa-on: {}
 
 Run names are ``<variant>-s<seed>``; config.json stores the variant name.
+
+Two sweeps (or a sweep and a ``partreid train``) on one records folder share the work: each run is trained
+by the process that holds its lock (:func:`partreid_core.experiments.records.run_lock`); the other reports
+it as ``running elsewhere`` and goes on, and a run found complete once its lock is held is not retrained.
 """
 from __future__ import annotations
 
@@ -83,14 +87,25 @@ def plan(sweep: SweepConfig, only: list[str] | None = None,
     return out
 
 
-def _train_in_worker(cfg: ExperimentConfig, out: str, variant: str, threads: int, train_kwargs: dict) -> None:
-    """One run in a worker process with its own intra-op thread budget."""
+def _train_in_worker(cfg: ExperimentConfig, out: str, variant: str, threads: int, train_kwargs: dict) -> str:
+    """One run in a worker process with its own intra-op thread budget; returns its status."""
     import torch
 
     from ..engine.trainer import train
 
     torch.set_num_threads(threads)
-    train(cfg, out=out, resume=True, variant=variant, **train_kwargs)
+    return _status_of(train(cfg, out=out, resume=True, variant=variant, skip_existing=True, **train_kwargs))
+
+
+def _status_of(result: Any) -> str:
+    """"exists" when the trainer found the record complete once it held the run's lock, else "trained"."""
+    return "exists" if getattr(result, "status", None) == "exists" else "trained"
+
+
+def _failed(e: BaseException) -> str:
+    if isinstance(e, records.RunLockedError):
+        return "running elsewhere"
+    return f"failed: {e}"
 
 
 def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results", dry_run: bool = False,
@@ -105,7 +120,8 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
 
     ``workers > 1`` trains that many runs at once in separate processes, splitting the CPU cores
     between them (on 2 cores, two 1-thread runs beat one 2-thread run by about 20% in images/s).
-    A run that fails (e.g. a NaN loss) is reported as ``failed: <message>`` and the others go on.
+    A run that fails (e.g. a NaN loss) is reported as ``failed: <message>`` and the others go on; a run
+    that another process is training (its lock is held) is reported as ``running elsewhere``.
     """
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -129,6 +145,8 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
             row = {"variant": name, "seed": cfg.seed, "path": str(path)}
             if records.is_complete(path):
                 status.append({**row, "status": "exists"})
+            elif records.lock_holder(path):
+                status.append({**row, "status": "running elsewhere"})
             elif dry_run:
                 status.append({**row, "status": "planned"})
             else:
@@ -136,12 +154,14 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
     if workers <= 1 or train_fn is not None or len(todo) <= 1:
         if train_fn is None:
             from ..engine.trainer import train as train_fn
+
+            train_kwargs = {"skip_existing": True, **train_kwargs}
         for row, name, cfg in todo:
             try:
-                train_fn(cfg, out=out, resume=True, variant=name, **train_kwargs)
-                status.append({**row, "status": "trained"})
+                result = train_fn(cfg, out=out, resume=True, variant=name, **train_kwargs)
+                status.append({**row, "status": _status_of(result)})
             except Exception as e:  # noqa: BLE001 - one failed run must not stop the sweep
-                status.append({**row, "status": f"failed: {e}"})
+                status.append({**row, "status": _failed(e)})
         return status
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
@@ -149,8 +169,7 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
                    for row, name, cfg in todo]
         for row, fut in futures:
             try:
-                fut.result()
-                status.append({**row, "status": "trained"})
+                status.append({**row, "status": fut.result()})
             except Exception as e:  # noqa: BLE001
-                status.append({**row, "status": f"failed: {e}"})
+                status.append({**row, "status": _failed(e)})
     return status
