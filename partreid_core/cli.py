@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "partreid_core.evaluation.cli",
     "partreid_core.models.cli",
     "partreid_core.engine.cli",
+    "partreid_core.reporting.cli",
 )
 
 

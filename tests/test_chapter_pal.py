@@ -87,6 +87,22 @@ def test_claims_use_sweep_variants_and_paper_convention():
     assert set(pal.EXPERIMENTS) == {load_sweep(SWEEPS / f).experiment for f in pal.SWEEP_FILES}
 
 
+def test_claims_are_annotated_for_the_verdict_rule():
+    by_id = {c.id: c for c in pal.CLAIMS}
+    # the headline claims fixed before the five-seed runs were analysed
+    assert set(pal.HEADLINE) == {"C1-gp-mAP", "C1-pcb-mAP", "C1-mgn-mAP", "C3-pcb", "C10-mgn"}
+    assert {i for i, c in by_id.items() if c.kind == "sanity"} == {"C11-pcb", "C11-pcb-acc"}
+    assert by_id["C3-pcb"].kind == "mechanism"
+    assert {i for i, c in by_id.items() if c.hypothesis == "equivalence"} == {"C9-exact", "C9-style",
+                                                                               "C9-exact-vs-predicted"}
+    assert {i for i, c in by_id.items() if c.design == "exact-paired"} == {"C11-pcb", "C11-pcb-acc"}
+    for c in pal.CLAIMS:  # the paper's own effect always comes with where it is
+        assert (c.paper_effect is None) == (c.paper_source == ""), c.id
+        if c.paper_effect is not None and c.hypothesis == "directional":
+            assert np.sign(c.paper_effect) == c.direction, c.id
+    assert by_id["C1-pcb-mAP"].paper_effect == pal.F6_DELTAS["pcb"]["Market1501"][1]
+
+
 def test_claims_table_without_records_is_all_inconclusive(tmp_path):
     table = pal.claims_table(tmp_path / "nothing-here")
     assert len(table) == len(pal.CLAIMS)
@@ -121,6 +137,9 @@ def test_claims_table_on_fake_records_judges_effects(tmp_path):
     assert table.loc["C1-pcb-R1", "verdict"] == "confirmed"
     assert table.loc["C3-pcb", "verdict"] == "confirmed"         # lower similarity is the expected direction
     assert table.loc["C1-pcb-mAP", "verdict"] == "inconclusive"  # +-1 per seed around the same mean
+    assert table.loc["C1-pcb-R1", "seeds"] == [0, 1, 2] and table.loc["C1-pcb-R1", "design"] == "paired"
+    assert table.loc["C1-pcb-R1", "treatment_values"] == [60.0, 61.0, 62.0]
+    assert table.loc["C3-pcb", "kind"] == "mechanism" and table.loc["C3-pcb", "headline"]
     assert table.loc["C1-gp-R1", "observed"].startswith("no records")
     assert pal.claims_table(tmp_path, profile="gpu")["verdict"].eq("inconclusive").all()
 

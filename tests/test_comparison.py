@@ -79,23 +79,33 @@ def test_scorecard_counts_every_artefact_and_claim_of_each_paper(tmp_path):
         claimed = {c.artefact for c in mod.CLAIMS}
         typed = sum(s == "reproduced" and a not in claimed for a, s in mod.ARTEFACTS.items())
         assert row.reproduced == typed
-        assert row.claims == len(mod.CLAIMS) and row.inconclusive == row.claims == row["of which no records"]
+        # the verdicts count paper + mechanism claims; sanity checks have their own column
+        sanity = sum(c.kind == "sanity" for c in mod.CLAIMS)
+        assert row.claims == len(mod.CLAIMS) - sanity and row.sanity == sanity
+        assert row.inconclusive == row.claims == row["of which no records"]
+        assert row[["confirmed", "contradicted", "no effect"]].sum() == 0
 
 
-def test_robustness_claims_compare_per_seed_relative_drops(tmp_path):
+def test_robustness_claims_compare_absolute_map_at_the_hardest_level(tmp_path):
     from partreid_core.reporting.comparison import relative_drops, robustness_claims
 
+    # RMGL loses a smaller share of its mAP (11 % vs 31 %) but starts lower and stays lower: not "more robust"
+    clean = {"RMGL": 30.0, "PCB": 50.0}
     drops = {"RMGL": [10.0, 12.0, 11.0], "PCB": [30.0, 33.0, 31.0]}
     for label, ds in drops.items():
         for seed, drop in enumerate(ds):
             d = robustness_dir(tmp_path, "misalignment", method(label), seed)
             d.mkdir(parents=True)
             pd.DataFrame({"knob": "misalignment", "level": [0.0, 0.9], "rank1": [1.0, 1.0],
-                          "mAP": [40.0, 40.0 * (1 - drop / 100)]}).to_csv(d / "knobs.csv", index=False)
+                          "mAP": [clean[label], clean[label] * (1 - drop / 100)]}).to_csv(d / "knobs.csv", index=False)
     runs = robustness_runs(tmp_path)
     per_seed = relative_drops(runs, "misalignment").set_index(["method", "seed"])
     assert per_seed.loc[("RMGL", 1), "drop"] == pytest.approx(12.0)
     claims = robustness_claims(runs).set_index("claim")
-    assert claims.loc["RMGL-misalign", "verdict"] == "confirmed"  # 11 % vs 31 % of mAP lost
+    rmgl = claims.loc["RMGL-misalign"]
+    assert rmgl.verdict == "contradicted" and rmgl.design == "paired" and rmgl.level == "0.9"
+    assert rmgl.difference == pytest.approx(np.mean([27.0 - 35.0, 26.4 - 33.5, 26.7 - 34.5]))
+    # the relative drop stays beside the verdict
+    assert rmgl.drop_treatment == pytest.approx(11.0) and rmgl.drop_baseline == pytest.approx(31.333, abs=1e-3)
     assert claims.loc["MPN-misalign", "verdict"] == "inconclusive"  # no MPN records
     assert claims.loc["MPN-misalign", "observed"].startswith("no records")

@@ -4,16 +4,18 @@ import pytest
 
 from partreid_core.reporting import Claim, claims_table, judge, paper_vs_ours, provenance
 
-CLAIM = Claim("C1", "PAL-F6", "PS improves PCB", "rank1", "pcb_ps", "pcb", direction=1, equivalence_margin=0.5)
+CLAIM = Claim("C1", "PAL-F6", "PS improves PCB", "rank1", "pcb_ps", "pcb", direction=1)
 
 
-def test_verdicts_follow_the_rule():
+def test_deprecated_judge_follows_the_rule_unpaired():
+    # judge() is the unpaired (Welch) path kept for claim lists not yet on claims_table; its verdicts use the
+    # rule's names and the claim's margin (accuracy family: 1 point)
     assert judge(CLAIM, [60, 61, 62], [50, 51, 52]).verdict == "confirmed"
-    assert judge(CLAIM, [50, 51, 52], [60, 61, 62]).verdict == "not confirmed"      # significant, wrong sign
-    assert judge(CLAIM, [50.0, 50.1, 49.9], [50.05, 49.95, 50.0]).verdict == "not confirmed"  # equivalent
+    assert judge(CLAIM, [50, 51, 52], [60, 61, 62]).verdict == "contradicted"      # significant, wrong sign
+    assert judge(CLAIM, [50.0, 50.1, 49.9], [50.05, 49.95, 50.0]).verdict == "no effect"  # CI inside +-1
     assert judge(CLAIM, [50, 60, 40], [52, 45, 55]).verdict == "inconclusive"       # spread too large
     assert judge(CLAIM, [60], [50]).verdict == "inconclusive"                      # one seed
-    lower = Claim("C3", "PAL-F9", "PS lowers similarity", "sim", "pcb_ps", "pcb", direction=-1, equivalence_margin=0.01)
+    lower = Claim("C3", "PAL-F9", "PS lowers similarity", "mean_off_diagonal", "pcb_ps", "pcb", direction=-1)
     assert judge(lower, [0.80, 0.81, 0.79], [0.86, 0.87, 0.85]).verdict == "confirmed"
 
 
@@ -27,9 +29,11 @@ def test_welch_interval_by_hand():
 def test_claims_table_and_missing_metric():
     df = pd.DataFrame({"variant": ["pcb"] * 3 + ["pcb_ps"] * 3, "seed": [0, 1, 2] * 2,
                        "rank1": [50, 51, 52, 60, 61, 62]})
-    t = claims_table([CLAIM], df)
-    assert t.loc[0, "verdict"] == "confirmed" and t.loc[0, "seeds"] == "3/3"
-    missing = claims_table([Claim("x", "y", "z", "mAP", "pcb_ps", "pcb"), Claim("w", "y", "z", "rank1", "mgn", "pcb")], df)
+    t = claims_table([CLAIM], df, paper="PAL")
+    assert t.loc[0, "verdict"] == "confirmed" and t.loc[0, "seeds"] == [0, 1, 2]
+    assert t.loc[0, "seed_signs"] == "3 of 3 seeds positive" and t.loc[0, "design"] == "paired"
+    missing = claims_table([Claim("x", "y", "z", "mAP", "pcb_ps", "pcb"), Claim("w", "y", "z", "rank1", "mgn", "pcb")],
+                           df, paper="PAL")
     assert list(missing["verdict"]) == ["inconclusive"] * 2
     assert missing.loc[0, "observed"] == "no records (pcb_ps, pcb)" and missing.loc[1, "observed"] == "no records (mgn)"
 
