@@ -87,12 +87,12 @@ CLAIMS: list[Claim] = [
           "occ90_mAP", "cgpn", "cgpn4_unsup"),
     Claim("C3-X1-trunc", "CGPN-X1", "supervised globals are more robust: CGPN > CGPN-4 in mAP with 90% part-missing "
           "boxes", "trunc90_mAP", "cgpn", "cgpn4_unsup"),
-    # the paper's explanation of C3 (§3.1, no numbers); a difference of two upper-body shares
+    # the paper's explanation of C3 (§3.1, no numbers)
     Claim("C6", "CGPN-X2", "the MSE makes conv_1 heads peak on the upper body and conv_2 on the lower body "
           "(upper-share split larger for CGPN than CGPN-4)", "x2_peak_split", "cgpn", "cgpn4_unsup",
-          kind="mechanism", family="share"),
+          kind="mechanism"),
     Claim("C6-cam", "CGPN-X2", "same, measured by Grad-CAM mass of each head's score",
-          "x2_cam_split", "cgpn", "cgpn4_unsup", kind="mechanism", family="share"),
+          "x2_cam_split", "cgpn", "cgpn4_unsup", kind="mechanism"),
     Claim("C1", "CGPN-T2", "coarse windows beat fine stripes (CGPN > CGPN-2)", "mAP", "cgpn", "cgpn2_fine",
           headline=True, paper_effect=0.5, paper_source=_T2),
     Claim("C1-occ", "CGPN-T2", "coarse windows beat fine stripes on S-occluded", "mAP",
@@ -110,17 +110,16 @@ CLAIMS: list[Claim] = [
     Claim("C8-occ", "CGPN-X3", "a single coarse window keeps more mAP under S-occlusion than a single fine stripe "
           "(mean S-occluded mAP of the local features alone, CGPN vs CGPN-2)", "x3_local_occ_mAP", "cgpn",
           "cgpn2_fine", kind="mechanism"),
-    # a relative loss in % of the holistic mAP: percent like the accuracy family, which its name does not say
     Claim("C8", "CGPN-X3", "a single coarse window loses less of its mAP under S-occlusion than a single fine stripe "
           "(mean relative loss of the local features alone, CGPN vs CGPN-2)", "x3_local_loss", "cgpn", "cgpn2_fine",
-          direction=-1, kind="mechanism", family="accuracy"),
+          direction=-1, kind="mechanism"),
     # the same within one CGPN-2 checkpoint: its half-height stripes against its 1/3 and 1/4 stripes
     Claim("C8-height-occ", "CGPN-X3", "within CGPN-2, half-height stripes keep more S-occluded mAP than its 1/3 and "
           "1/4 stripes", "x3_local_occ_mAP", "cgpn2_fine" + COARSE, "cgpn2_fine" + FINE, kind="mechanism",
           design="exact-paired"),
     Claim("C8-height", "CGPN-X3", "within CGPN-2, half-height stripes lose less of their mAP under S-occlusion than "
           "its 1/3 and 1/4 stripes", "x3_local_loss", "cgpn2_fine" + COARSE, "cgpn2_fine" + FINE, direction=-1,
-          kind="mechanism", design="exact-paired", family="accuracy"),
+          kind="mechanism", design="exact-paired"),
     Claim("C7", "CGPN-T1", "CGPN beats MGN (same recipe) at synth-s default knobs", "mAP", "cgpn", "mgn",
           headline=True, paper_effect=3.0, paper_source="Table 1, §4.3, p. 6 (Market-1501)"),
     Claim("C7-X1-occ", "CGPN-X1", "CGPN beats MGN in mAP at occlusion 0.9", "occ90_mAP", "cgpn", "mgn"),

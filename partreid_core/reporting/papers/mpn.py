@@ -78,15 +78,14 @@ CLAIMS: list[Claim] = [
           paper_effect=0.2, paper_source=_T1),
     # MPN-X1 / C1: robustness to misalignment. Judged on absolute mAP at the hardest level (0.9); the drop from
     # level 0 to 0.9 ("loses less") is shown beside it, never instead: a low clean mAP also makes a small drop.
-    # Both columns are trapezoid mAP points, which the metric names do not say.
     Claim("C1-mpn-0.9", "MPN-X1", "at strong misalignment (0.9) MPN beats the Baseline", "x1_mAP_0.9", "mpn",
-          "baseline", headline=True, family="accuracy"),
+          "baseline", headline=True),
     Claim("C1-mpn", "MPN-X1", "MPN loses less mAP than the Baseline as misalignment grows from 0 to 0.9",
-          "x1_mAP_drop", "mpn", "baseline", direction=-1, family="accuracy"),
+          "x1_mAP_drop", "mpn", "baseline", direction=-1),
     Claim("C1-mt-only-0.9", "MPN-X1", "at strong misalignment (0.9) MT Only beats the Baseline", "x1_mAP_0.9",
-          "mt_only", "baseline", family="accuracy"),
+          "mt_only", "baseline"),
     Claim("C1-mt-only", "MPN-X1", "MT Only loses less mAP than the Baseline as misalignment grows",
-          "x1_mAP_drop", "mt_only", "baseline", direction=-1, family="accuracy"),
+          "x1_mAP_drop", "mt_only", "baseline", direction=-1),
     # MPN-X2 / C6: prior quality (Table 2 trains MPN°, as the noise variants do)
     Claim("C6-coarse", "MPN-X2", "even a badly degraded prior (noise 1) beats no prior (MT Only)", AP, "noise1",
           "mt_only", paper_effect=3.2, paper_source=_T2 + ": Uniform Division, the coarsest prior, - MT Only"),
@@ -94,25 +93,23 @@ CLAIMS: list[Claim] = [
           "noise0p5", "mt_only"),
     Claim("C6-better", "MPN-X2", "the exact prior beats the degraded one (MPN° vs noise 1)", AP, "mpn_noca",
           "noise1", paper_effect=0.4, paper_source=_T2 + ": ours - Uniform Division"),
-    # MPN-X4 / C7: the paper's explanation (Fig. 7, no numbers): part tasks attend to distinct body strips.
-    # A Pearson correlation of two maps, judged like a cosine similarity.
+    # MPN-X4 / C7: the paper's explanation (Fig. 7, no numbers): part tasks attend to distinct body strips
     Claim("C7-diversity", "MPN-X4", "MPN's part-task CAMs are less correlated with each other than MT Only's",
-          "x4_cam_correlation", "mpn", "mt_only", direction=-1, kind="mechanism", family="cosine"),
+          "x4_cam_correlation", "mpn", "mt_only", direction=-1, kind="mechanism"),
     Claim("C7-hit", "MPN-X4", "MPN's part task k puts more CAM mass on the k-th body strip than MT Only's",
-          "x4_hit_rate", "mpn", "mt_only", kind="mechanism", family="share"),
+          "x4_hit_rate", "mpn", "mt_only", kind="mechanism"),
     # the same CAMs against chance: mass spread evenly over the K body strips puts 1/K on strip k
     Claim("C7-hit-chance", "MPN-X4", "MPN's part task k puts more CAM mass on the k-th body strip than chance (1/K)",
-          "x4_hit_rate", "mpn", CHANCE, kind="mechanism", design="exact-paired", family="share"),
+          "x4_hit_rate", "mpn", CHANCE, kind="mechanism", design="exact-paired"),
     Claim("C7-diversity-naive", "MPN-X4", "MPN°'s part-task CAMs are less correlated than Naive MTL's",
-          "x4_cam_correlation", "mpn_noca", "naive_mtl", direction=-1, kind="mechanism", family="cosine"),
-    # MPN-X3 / C8 (Fig. 2, §3.1, no numbers): a slope in body heights (fractions of the body) per part index
+          "x4_cam_correlation", "mpn_noca", "naive_mtl", direction=-1, kind="mechanism"),
+    # MPN-X3 / C8: the paper's explanation (Fig. 2, §3.1, no numbers)
     Claim("C8-order", "MPN-X3", "MPN's importance-weighted channel height grows with the part index more than "
-          "MT Only's (slope per part)", "x3_height_slope", "mpn", "mt_only", kind="mechanism", family="share"),
-    # MPN-X5 / C9: no prior at test, so nothing to fail. Two descriptors of one checkpoint on the same test images;
-    # the drop is in trapezoid mAP points.
+          "MT Only's (slope per part)", "x3_height_slope", "mpn", "mt_only", kind="mechanism"),
+    # MPN-X5 / C9: no prior at test, so nothing to fail. Two descriptors of one checkpoint on the same test images
     Claim("C9", "MPN-X5", "the AT-at-test descriptor loses mAP when test-time priors fail; MPN's MT descriptor, "
           "which needs no prior, does not (mAP with exact priors minus the mean over the degraded levels)", "x5_drop",
-          "mpn:at", "mpn:mt", kind="mechanism", design="exact-paired", family="accuracy"),
+          "mpn:at", "mpn:mt", kind="mechanism", design="exact-paired"),
 ]
 
 DERIVED = ("x1_mAP_drop", "x1_mAP_0.9", "x4_cam_correlation", "x4_hit_rate", "x4_parts", "x4_cam_height_slope",

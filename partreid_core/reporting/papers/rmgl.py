@@ -81,11 +81,10 @@ _T5 = "Table V, §IV-D (Market-1501)"
 _T6 = "Table VI, §IV-D (Market-1501)"
 
 CLAIMS: list[Claim] = [
-    # By construction of RP (Eq. 6-7): a check that the partition is wired as specified, not a finding.
-    # grad_in_stripe is a share of the input gradient, which its name does not say.
+    # By construction of RP (Eq. 6-7): a check that the partition is wired as specified, not a finding
     Claim("S1-locality", "RMGL-X1",
           "RP confines each stripe feature to its own region; OP stripes see almost the whole image (Eq. 6-7)",
-          "grad_in_stripe", "rmgl:rp", "rmgl:orig", kind="sanity", design="exact-paired", family="share"),
+          "grad_in_stripe", "rmgl:rp", "rmgl:orig", kind="sanity", design="exact-paired"),
     # Table V has no "+ABP" baseline row; with RSA on both sides: 2+3-stripe+RP+RSA 89.7 - 2+3-stripe+RSA 88.3
     Claim("S3-rp", "RMGL-T5", "Adding the RP path improves over the output-partition baseline (2+3-stripe+RP > BL)",
           "mAP", "rmgl", "op-baseline", headline=True, paper_effect=1.4, paper_source=_T5),
