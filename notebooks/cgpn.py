@@ -332,6 +332,11 @@ WHAT = {
     "C7-X1-occ": "whether CGPN keeps more of its mAP than MGN under heavy occlusion",
     "C7-X1-trunc": "whether CGPN keeps more of its mAP than MGN on part-missing boxes",
     "C8": "whether a coarse window alone loses less of its mAP under occlusion than a fine stripe alone",
+    "C8-occ": "whether a coarse window alone keeps a higher mAP under occlusion than a fine stripe alone",
+    "C8-height": "whether, within CGPN-2, its half-height stripes lose less of their mAP under occlusion than its "
+                 "thinner ones",
+    "C8-height-occ": "whether, within CGPN-2, its half-height stripes keep a higher mAP under occlusion than its "
+                     "thinner ones",
 }
 def says(r):
     if r["verdict"] == "confirmed":
