@@ -198,8 +198,8 @@ def tidy_values(recs: pd.DataFrame) -> pd.DataFrame:
         recs = recs.assign(seed=pd.Series(dtype=int))
     frames = [recs]
     x5 = recs[recs["x5_at_drop"].notna()] if "x5_at_drop" in recs.columns else recs.iloc[0:0]
-    frames += [pd.DataFrame({"variant": x5["variant"] + f":{kind}", "seed": x5["seed"], "x5_drop": x5[f"x5_{kind}_drop"]})
-               for kind in ("at", "mt")] if len(x5) else []
+    frames += [pd.DataFrame({"variant": x5["variant"] + f":{kind}", "seed": x5["seed"],
+                             "x5_drop": x5[f"x5_{kind}_drop"]}) for kind in ("at", "mt")] if len(x5) else []
     x4 = recs[recs["x4_parts"].notna()] if "x4_parts" in recs.columns else recs.iloc[0:0]
     if len(x4):
         k = x4.groupby("seed")["x4_parts"].max()  # one K per seed (every variant of the chapter has K = 6)
