@@ -341,9 +341,10 @@ WHAT = {
 def says(r):
     if r["verdict"] == "confirmed":
         return "the evidence supports the paper"
-    if r["verdict"] == "not confirmed":
-        return ("a significant effect in the opposite direction: a negative result" if r["p"] < 0.05 else
-                "the difference is practically zero (95% CI within the equivalence margin): a negative result")
+    if r["verdict"] == "contradicted":
+        return "a significant effect in the opposite direction: a negative result"
+    if r["verdict"] == "no effect":
+        return "the difference is practically zero (95% CI within the claim's margin): a negative result"
     return "the seeds cannot tell (too few seeds or too much spread)"
 
 
