@@ -168,8 +168,9 @@ pd.concat([rule.claims_table([c], per_seed, paper="example") for c in demo])[
 # Holm's correction runs over the paper and mechanism claims of one chapter, so a chapter of 40 claims needs a raw
 # p near 0.001 for its strongest claim; both p-values are shown. With three seeds most claims end *inconclusive*,
 # and the `mde` column gives the smallest effect their seeds could have detected (80 % power, unadjusted α = 0.05).
-# A confirmed claim is also set against the paper's own Δ: `ratio` = ours / the paper's, and `magnitude` says whether
-# ours is within ×0.5–×2 of it, smaller, larger or opposite. `partreid claims [--paper P] [--json]` prints every
+# Every claim for which the paper gives a number is also set against the paper's own Δ: `ratio` = ours / the
+# paper's, and `magnitude` says whether ours is within ×0.5–×2 of it, smaller, larger or opposite (for a confirmed
+# claim, this says whether the effect was reproduced at the paper's size). `partreid claims [--paper P] [--json]` prints every
 # claim of the book from the same tables.
 #
 # **Tuning and the test split.** The recipe recalibrations of the `cpu` profile were chosen on test Rank-1, because

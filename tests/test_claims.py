@@ -19,7 +19,8 @@ def tidy(arms: dict[str, dict[int, float]], metric: str = "rank1") -> pd.DataFra
 
 def arms(baseline: list[float], differences: list[float]) -> pd.DataFrame:
     """Baseline values per seed 0..n-1 and a treatment = baseline + differences (same seeds)."""
-    return tidy({"b": dict(enumerate(baseline)), "t": {i: x + d for i, (x, d) in enumerate(zip(baseline, differences))}})
+    treated = {i: x + d for i, (x, d) in enumerate(zip(baseline, differences))}
+    return tidy({"b": dict(enumerate(baseline)), "t": treated})
 
 
 def one(claim: Claim, values: pd.DataFrame) -> pd.Series:
@@ -126,6 +127,16 @@ def test_too_few_seeds_and_seeds_missing_in_one_arm():
     assert r.verdict == "confirmed"       # 12 +- 0 on every pair
     missing = one(Claim("m", "X", "y", "rank1", "t", "absent"), t)
     assert missing.verdict == "inconclusive" and missing.observed == "no records (absent)"
+
+
+def test_only_test_split_rows_are_judged():
+    values = arms([50, 60, 70], [2.0, 2.1, 1.9]).assign(split="test")
+    tuned = values.assign(split="val", rank1=values.rank1 + np.where(values.variant == "t", -30.0, 0.0))
+    both = pd.concat([values, tuned], ignore_index=True)
+    r = one(UP, both)
+    assert r.verdict == "confirmed" and r.difference == pytest.approx(2.0)       # the val rows are left out
+    assert one(UP, both.assign(split=np.nan)).difference == pytest.approx(-13.0)  # no split given: all rows, averaged
+    assert claims_table([UP], both, paper="T", split="val").loc[0, "verdict"] == "contradicted"
 
 
 def test_ratio_magnitude_and_minimum_detectable_effect():

@@ -67,6 +67,32 @@ def test_golden_checksum(tiny):
 GOLDEN = "5ed7aa9200f4f84f422ee088a8644a5624dbaa6e"
 
 
+def _split_digest(ds, split):
+    """sha1 of a split's manifest, images, masks, keypoints and knob values, in manifest order."""
+    st = ds.render(split, None, SIZE)
+    h = hashlib.sha1(np.ascontiguousarray(ds.keys(split)).tobytes())
+    for t in (st.images, st.masks, st.keypoints, *(st.meta[k] for k in sorted(st.meta))):
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_existing_splits_unchanged_by_the_validation_split(tiny):
+    """Every byte of train / query / gallery (and their cache keys, so cached files stay valid) as before the
+    validation split existed; asking for the validation split first changes none of them."""
+    ds = build_synth("synth-tiny", seed=0, cache=False)
+    ds.keys("val_query")
+    for split, (digest, key) in SPLIT_GOLDEN.items():
+        assert ds.cache_key(split, SIZE) == key, split
+        assert _split_digest(ds, split) == digest, split
+    assert all(np.array_equal(ds.keys(s), tiny.keys(s)) for s in SPLIT_GOLDEN)
+
+
+#: computed with the generator before the validation split was added (synth-tiny, seed 0, 64x32)
+SPLIT_GOLDEN = {"train": ("6d27912abe20588478f3e9c4a098e9651f23a0f4", "74801e134d324ecf"),
+                "query": ("d2b485f77e11a7eca2f48705b790c279385e47ff", "b80ed39f6e8d7a42"),
+                "gallery": ("22d20adb69295593b730fc19a2e5bedea6c3ce26", "60e9372b63c3f378")}
+
+
 def test_front_views_show_every_part_and_keypoints_sit_on_their_part():
     ds = build_synth("synth-tiny", seed=0, cache=False, misalignment=0.0, occlusion=0.0, truncation=0.0)
     st = ds.render("train", None, (128, 64))

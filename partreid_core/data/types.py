@@ -4,6 +4,10 @@ A dataset yields three manifests (train / query / gallery) of :class:`Sample` an
 materialise a split as :class:`SplitTensors`: uint8 images at a requested size, decoded
 once, plus optional side labels (8-class part masks, COCO-17 keypoints). The training
 engine and the evaluation only ever see ``SplitTensors``.
+
+SynthReID adds a validation split with its own query and gallery (``val_query`` /
+``val_gallery``, :data:`VAL_SPLITS`); :data:`EVAL_SPLITS` maps the evaluation's split
+name (``eval.split``: ``test`` or ``val``) to its (query, gallery) pair.
 """
 from __future__ import annotations
 
@@ -14,8 +18,13 @@ from typing import Literal
 import pandas as pd
 import torch
 
-Split = Literal["train", "query", "gallery"]
+Split = Literal["train", "query", "gallery", "val_query", "val_gallery"]
+#: the splits every dataset has
 SPLITS: tuple[Split, ...] = ("train", "query", "gallery")
+#: the validation split's query and gallery (SynthReID only): identities disjoint from train and test
+VAL_SPLITS: tuple[Split, ...] = ("val_query", "val_gallery")
+#: ``eval.split`` -> the (query, gallery) splits it evaluates
+EVAL_SPLITS: dict[str, tuple[Split, Split]] = {"test": ("query", "gallery"), "val": ("val_query", "val_gallery")}
 
 #: PAL's 8-class part label set (background + 7 parts), shared by SynthReID and EANet-style PNG labels.
 PART_CLASSES: tuple[str, ...] = (
@@ -102,6 +111,22 @@ class SplitTensors:
                             sel(self.keypoints), {k: sel(v) for k, v in self.meta.items()})
 
 
+def eval_splits(dataset: "ReidDataset", split: str) -> tuple[Split, Split]:
+    """The (query, gallery) split names that ``eval.split`` = ``split`` (``test`` or ``val``) evaluates on ``dataset``.
+
+    Raises:
+        ValueError: an unknown name, or ``val`` on a dataset without a validation split (every real one).
+    """
+    if split not in EVAL_SPLITS:
+        raise ValueError(f"unknown evaluation split {split!r}; expected one of {tuple(EVAL_SPLITS)}")
+    pair = EVAL_SPLITS[split]
+    if not set(pair) <= set(dataset.splits):
+        note = f" {dataset.val_note}" if dataset.val_note else ""
+        raise ValueError(f"{dataset.name} has no {split!r} split: the validation split (its own query and gallery) "
+                         f"exists only for SynthReID (synth-*); evaluate {dataset.name} with split 'test'.{note}")
+    return pair
+
+
 def relabel(pids: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Map arbitrary pids to contiguous labels 0..C-1 (sorted order). Returns (labels, C)."""
     uniq, labels = torch.unique(pids, sorted=True, return_inverse=True)
@@ -111,10 +136,15 @@ def relabel(pids: torch.Tensor) -> tuple[torch.Tensor, int]:
 class ReidDataset(abc.ABC):
     """Base class of every registered dataset.
 
-    Subclasses set ``name`` and implement :meth:`manifest` and :meth:`load_split`.
+    Subclasses set ``name`` and implement :meth:`manifest` and :meth:`load_split`; one that has a
+    validation split lists it in ``splits``.
     """
 
     name: str = ""
+    #: the splits this dataset can load (SynthReID adds :data:`VAL_SPLITS`)
+    splits: tuple[Split, ...] = SPLITS
+    #: why a dataset without :data:`VAL_SPLITS` has none, where that needs saying (quoted by :func:`eval_splits`)
+    val_note: str = ""
 
     @abc.abstractmethod
     def manifest(self, split: Split) -> list[Sample]:
@@ -131,7 +161,7 @@ class ReidDataset(abc.ABC):
     def statistics(self) -> pd.DataFrame:
         """#identities / #images / #cameras per split (the PAL-T1 style statistics table)."""
         rows = []
-        for split in SPLITS:
+        for split in self.splits:
             m = self.manifest(split)
             pids = {s.pid for s in m if s.pid > 0 or split == "train"}
             rows.append({

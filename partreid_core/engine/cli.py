@@ -6,6 +6,7 @@ Examples::
     partreid train --recipe rmgl --profile cpu --resume          # continue an interrupted run
     torchrun --nproc_per_node 4 -m partreid_core.cli train --recipe pal_mgn --profile gpu --dataset market1501
     partreid eval --checkpoint checkpoints/rmgl/rmgl-synth-s-s0/last.pt --dataset synth-s
+    partreid eval --checkpoint checkpoints/rmgl/rmgl-synth-s-s0/last.pt --split val   # SynthReID's validation split
     partreid sweep sweeps/rsa.yaml --out results/
     partreid sweep sweeps/rsa.yaml --only rmgl-no-rsa --workers 2   # one arm of the grid
     partreid bench train --recipe pal_globalpool --profile cpu --steps 10
@@ -71,6 +72,8 @@ def _eval(args) -> int:
     from .trainer import amp_dtype_for, evaluate, load_splits, resolve_device
 
     if args.knob:
+        if args.split == "val":
+            raise SystemExit("--knob evaluates the test split; --split val is not supported with --knob")
         if not args.levels:
             raise SystemExit("--knob needs --levels, e.g. --knob misalignment --levels 0 0.25 0.5 0.75 1")
         levels = _parse_levels(args.levels)
@@ -84,10 +87,12 @@ def _eval(args) -> int:
         extra.setdefault("data", {})["dataset"] = args.dataset
     if args.rerank is not None:
         extra.setdefault("eval", {})["rerank"] = args.rerank
+    if args.split is not None:
+        extra.setdefault("eval", {})["split"] = args.split
     cfg = merge(cfg, extra) if extra else cfg
     _, query, gallery = load_splits(cfg)
     metrics = evaluate(model, query, gallery, cfg, device, amp_dtype_for(cfg.train.amp, device), cfg.eval.rerank)
-    print(json.dumps(metrics, indent=2))
+    print(json.dumps({**metrics, "split": cfg.eval.split}, indent=2))
     return 0
 
 
@@ -196,6 +201,9 @@ def register(sub, group) -> None:
     p.add_argument("--checkpoint", required=True, help="a last.pt written by partreid train")
     p.add_argument("--dataset", help="evaluate on this dataset instead of the training one")
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--split", choices=("test", "val"), default=None,
+                   help="the query/gallery to evaluate: test, or SynthReID's validation split (default: the "
+                        "run's eval.split, test unless set)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device")
     p.add_argument("--knob", help="evaluate at several levels of this dataset knob (e.g. misalignment)")

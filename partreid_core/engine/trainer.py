@@ -26,7 +26,7 @@ import torch.distributed as dist
 from tqdm import tqdm  # plain: tqdm.auto warns in kernels without ipywidgets (the book build)
 
 from ..data import build_dataset
-from ..data.types import SplitTensors, relabel
+from ..data.types import SplitTensors, eval_splits, relabel
 from ..experiments import records
 from ..experiments.config import ExperimentConfig, config_to_dict
 from ..models import build_model
@@ -104,10 +104,14 @@ def seed_everything(seed: int) -> None:
 
 
 def load_splits(cfg: ExperimentConfig) -> tuple[SplitTensors, SplitTensors, SplitTensors]:
-    """Decode train / query / gallery once at ``cfg.data.size`` (CPU tensors)."""
+    """Decode train and the evaluated query / gallery once at ``cfg.data.size`` (CPU tensors).
+
+    The query and gallery are those of ``cfg.eval.split``: ``test`` or SynthReID's ``val`` (a dataset without
+    a validation split raises ValueError before anything is decoded).
+    """
     ds = build_dataset(cfg.data.dataset, **cfg.data.dataset_kwargs)
     out = []
-    for split in ("train", "query", "gallery"):
+    for split in ("train", *eval_splits(ds, cfg.eval.split)):
         st = ds.load_split(split, tuple(cfg.data.size))
         if not cfg.data.use_masks:
             st.masks = None
@@ -225,7 +229,8 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         resume: continue from ``checkpoints/<experiment>/<run>/last.pt`` when it exists.
         stop_after_epochs: return after this many epochs of this call (the checkpoint is kept,
             no record is written): splits a long run in pieces, and is how tests simulate a crash.
-        splits: pre-decoded (train, query, gallery) to skip decoding (benchmarks, notebooks).
+        splits: pre-decoded (train, query, gallery) to skip decoding (benchmarks, notebooks); the query and
+            gallery must be those of ``cfg.eval.split`` (see :func:`load_splits`).
         variant: a label stored in config.json (the sweep runner's variant name).
 
     Raises:
@@ -401,7 +406,7 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         records.write_history(path, history)
         if arrays:
             records.write_analysis(path, arrays)
-        records.write_metrics(path, metrics)  # last: its presence marks the record complete
+        records.write_metrics(path, {**metrics, "split": cfg.eval.split})  # last: marks the record complete
     if world > 1:
         dist.barrier()
     return RunResult(path, metrics, history)

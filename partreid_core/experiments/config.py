@@ -22,6 +22,7 @@ import yaml
 
 from ..config import ConfigError, deep_update, from_dict, to_dict
 from ..data.augment import ErasingConfig, RSAConfig, StyleConfig
+from ..data.types import EVAL_SPLITS
 
 PROFILES = ("smoke", "cpu", "gpu")
 
@@ -174,6 +175,8 @@ class EvalConfig:
 
     ``every``: evaluate every n epochs during training (0: only at the end); the final
     evaluation runs with re-ranking too when ``rerank`` is set, and writes metrics.json.
+    ``split``: ``"test"`` (query / gallery) or ``"val"`` (SynthReID's validation query / gallery, where
+    every tuning choice is made); metrics.json records it (a record without it was evaluated on test).
     """
 
     every: int = 0
@@ -181,6 +184,11 @@ class EvalConfig:
     flip: bool = True
     rerank: bool = True
     batch_size: int = 256
+    split: str = "test"
+
+    def __post_init__(self) -> None:
+        if self.split not in EVAL_SPLITS:
+            raise ConfigError(f"eval.split must be one of {tuple(EVAL_SPLITS)}, got {self.split!r}")
 
 
 @dataclass

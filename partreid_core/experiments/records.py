@@ -7,7 +7,8 @@
   ``lr`` (first group) and ``lr/<group>``, ``images_per_s``, ``time_s``, and evaluation columns
   (``rank1``, ``mAP``, ...) on the epochs that were evaluated (empty otherwise).
 * ``metrics.json``: the final :func:`evaluate_model` dict (rank1/5/10, mAP, mAP_trapezoid, mINP,
-  query counts, and the ``rr_`` re-ranked ones when re-ranking ran).
+  query counts, and the ``rr_`` re-ranked ones when re-ranking ran), and ``split``: the evaluated split
+  (``test`` or SynthReID's ``val``; records written before the validation split existed lack it: test).
 * ``analysis.npz``: arrays from the analysis hooks (optional).
 
 A record is complete when ``metrics.json`` exists: the engine writes it last.
@@ -112,9 +113,10 @@ def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path / "history.csv")
 
 
-def write_metrics(path: Path, metrics: dict[str, float]) -> None:
-    atomic_write_text(path / "metrics.json", json.dumps({k: float(v) for k, v in metrics.items()}, indent=2,
-                                                        sort_keys=True))
+def write_metrics(path: Path, metrics: dict[str, float | str]) -> None:
+    """Numbers as floats; text (the evaluated ``split``) as is."""
+    atomic_write_text(path / "metrics.json", json.dumps({k: v if isinstance(v, str) else float(v)
+                                                         for k, v in metrics.items()}, indent=2, sort_keys=True))
 
 
 def write_analysis(path: Path, arrays: dict[str, np.ndarray], max_mb: float = 8.0) -> None:
@@ -152,7 +154,7 @@ def load_records(root: str | Path = "results", experiment: str | Iterable[str] |
     """One row per complete run under ``root`` (optionally only some experiments).
 
     Columns: ``experiment``, ``run``, ``path``, provenance (``model``, ``dataset``, ``profile``,
-    ``recipe``, ``seed``, ``device``, ``git_commit``, ``date``, ``wall_time_s``, ``epochs``), every metric
+    ``recipe``, ``seed``, ``device``, ``git_commit``, ``date``, ``wall_time_s``, ``epochs``, ``split``), every metric
     of metrics.json, and (``config_columns``) the flattened config as ``cfg.<key.sub>`` columns,
     which is how a notebook groups a sweep by the field its variants change.
     """
@@ -173,6 +175,7 @@ def load_records(root: str | Path = "results", experiment: str | Iterable[str] |
             "epochs": cfg.get("train", {}).get("epochs"),
         }
         row.update(json.loads((path / "metrics.json").read_text()))
+        row.setdefault("split", "test")   # records from before the validation split were evaluated on test
         if config_columns:
             row.update({f"cfg.{k}": v for k, v in _flatten(cfg).items()})
         rows.append(row)

@@ -347,47 +347,50 @@ DISPLAY_FIELDS = ("claim", "statement", "expected", "observed", "seed_signs", "r
                   "paper_source")
 
 
-def _per_seed(values: pd.DataFrame, variant: str, metric: str, variant_col: str, seed_col: str) -> pd.Series:
-    """Seed -> value of one variant (NaNs dropped; several runs of one seed are averaged)."""
+def _arm(values: pd.DataFrame, variant: str, metric: str, variant_col: str, seed_col: str | None) -> pd.Series:
+    """Seed -> value of one variant (NaNs dropped; several runs of one seed are averaged). Without a seed
+    column (deprecated) the index is the row position, and the values can only be compared unpaired."""
     if metric not in values.columns or variant_col not in values.columns:
         return pd.Series(dtype=float)
     sel = values[values[variant_col] == variant]
-    v = pd.to_numeric(sel[metric], errors="coerce")
-    s = pd.Series(v.to_numpy(float), index=pd.to_numeric(sel[seed_col], errors="coerce").to_numpy()).dropna()
-    s = s[~pd.isna(s.index)]
-    s.index = s.index.astype(int)
-    return s.groupby(level=0).mean().sort_index()
+    v = pd.to_numeric(sel[metric], errors="coerce").astype(float).to_numpy()
+    if seed_col is None:
+        return pd.Series(v[~np.isnan(v)])
+    seeds = pd.to_numeric(sel[seed_col], errors="coerce").astype(float).to_numpy()
+    keep = ~(np.isnan(v) | np.isnan(seeds))
+    return pd.Series(v[keep], index=seeds[keep].astype(int)).groupby(level=0).mean().sort_index()
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}" if abs(x) < 0.1 and x != 0 else f"{x:.2f}"
+def _fmt(x: float, sign: str = "") -> str:
+    if not math.isfinite(x):
+        return "—"
+    return f"{x:{sign}.4g}" if abs(x) < 0.1 and x != 0 else f"{x:{sign}.2f}"
 
 
-def _signed(x: float) -> str:
-    return f"{x:+.4g}" if abs(x) < 0.1 and x != 0 else f"{x:+.2f}"
+def _observed(c: Claim, t_s: pd.Series, b_s: pd.Series, test: TestResult, design: Design) -> str:
+    """The row's "observed" text: the two means, the pairs, Δ and its CI (or why there is none)."""
+    missing = [v for v, s in ((c.treatment, t_s), (c.baseline, b_s)) if len(s) == 0]
+    if missing:
+        return f"no records ({', '.join(missing)})"
+    means = f"{_fmt(float(t_s.mean()))} vs {_fmt(float(b_s.mean()))}"
+    if design != "unpaired":
+        means += f" ({test.n} paired seed{'s' if test.n != 1 else ''})"
+    if test.n < 2 or not math.isfinite(test.ci_low):
+        return f"{means}; Δ {_fmt(test.difference, '+')}, too few seeds"
+    return f"{means}; Δ {_fmt(test.difference, '+')}, 95% CI [{_fmt(test.ci_low, '+')}, {_fmt(test.ci_high, '+')}]"
 
 
 def _judge_one(c: Claim, values: pd.DataFrame, variant_col: str, seed_col: str | None) -> dict[str, object]:
     """Everything of one row but Holm's p and the verdict."""
-    design: Design = c.design
-    if seed_col is None:  # legacy tables without seeds cannot be paired
-        t_arr = pd.to_numeric(values.loc[values[variant_col] == c.treatment, c.metric], errors="coerce") \
-            if c.metric in values.columns and variant_col in values.columns else pd.Series(dtype=float)
-        b_arr = pd.to_numeric(values.loc[values[variant_col] == c.baseline, c.metric], errors="coerce") \
-            if c.metric in values.columns and variant_col in values.columns else pd.Series(dtype=float)
-        t_s = pd.Series(t_arr.dropna().to_numpy(float))
-        b_s = pd.Series(b_arr.dropna().to_numpy(float))
-        design = "unpaired"
-        seeds: list[int] = []
-        tv: list[float | None] = t_s.tolist()
-        bv: list[float | None] = b_s.tolist()
+    design: Design = c.design if seed_col is not None else "unpaired"  # no seeds: nothing to pair by
+    t_s = _arm(values, c.treatment, c.metric, variant_col, seed_col)
+    b_s = _arm(values, c.baseline, c.metric, variant_col, seed_col)
+    if seed_col is not None:
+        seeds = [int(s) for s in sorted(set(t_s.index) | set(b_s.index))]
+        tv: list[float | None] = [float(t_s[s]) if s in t_s.index else None for s in seeds]
+        bv: list[float | None] = [float(b_s[s]) if s in b_s.index else None for s in seeds]
     else:
-        t_s = _per_seed(values, c.treatment, c.metric, variant_col, seed_col)
-        b_s = _per_seed(values, c.baseline, c.metric, variant_col, seed_col)
-        seeds = sorted(set(t_s.index) | set(b_s.index))
-        tv = [float(t_s[s]) if s in t_s.index else None for s in seeds]
-        bv = [float(b_s[s]) if s in b_s.index else None for s in seeds]
-    missing = [v for v, s in ((c.treatment, t_s), (c.baseline, b_s)) if len(s) == 0]
+        seeds, tv, bv = [], t_s.tolist(), b_s.tolist()
     margin = claim_margin(c)
     if design == "unpaired":
         test = welch_test(t_s.to_numpy(float), b_s.to_numpy(float))
@@ -396,20 +399,10 @@ def _judge_one(c: Claim, values: pd.DataFrame, variant_col: str, seed_col: str |
         common = sorted(set(t_s.index) & set(b_s.index))
         diffs = t_s[common].to_numpy(float) - b_s[common].to_numpy(float)
         test = TESTS[design](t_s[common].to_numpy(float), b_s[common].to_numpy(float))
-    if missing:
-        observed = f"no records ({', '.join(missing)})"
-    else:
-        means = f"{_fmt(float(t_s.mean()))} vs {_fmt(float(b_s.mean()))}"
-        if design != "unpaired":
-            means += f" ({test.n} paired seed{'s' if test.n != 1 else ''})"
-        if test.n < 2 or not math.isfinite(test.ci_low):
-            observed = f"{means}; Δ {_signed(test.difference) if math.isfinite(test.difference) else '—'}, too few seeds"
-        else:
-            observed = f"{means}; Δ {_signed(test.difference)}, 95% CI [{_signed(test.ci_low)}, {_signed(test.ci_high)}]"
+    observed = _observed(c, t_s, b_s, test, design)
     if design != "unpaired" and len(diffs):
         if c.hypothesis == "equivalence":
-            k = int((np.abs(diffs) < margin).sum())
-            seed_signs = f"{k} of {len(diffs)} seeds within ±{margin:g}"
+            seed_signs = f"{int((np.abs(diffs) < margin).sum())} of {len(diffs)} seeds within ±{margin:g}"
         else:
             k, n = sign_agreement(diffs, c.direction)
             seed_signs = f"{k} of {n} seeds {'positive' if c.direction > 0 else 'negative'}"
@@ -433,7 +426,7 @@ def _judge_one(c: Claim, values: pd.DataFrame, variant_col: str, seed_col: str |
 
 
 def claims_table(claims: Sequence[Claim], values: pd.DataFrame, paper: str | None = None, regime: str = "scratch",
-                 variant_col: str = "variant", seed_col: str = "seed") -> pd.DataFrame:
+                 variant_col: str = "variant", seed_col: str = "seed", split: str | None = "test") -> pd.DataFrame:
     """Judge every claim on ``values`` (one row per (variant, seed) run; metric columns) by the rule of
     the module docstring, Holm's correction over this call's paper and mechanism claims.
 
@@ -443,7 +436,13 @@ def claims_table(claims: Sequence[Claim], values: pd.DataFrame, paper: str | Non
     values is "inconclusive" with "no records (...)" as its observation (chapters render before all
     their runs exist). A ``values`` table without ``seed_col`` (deprecated) can only be judged unpaired:
     the ``design`` column then says "unpaired".
+
+    Verdicts are reported on the test split: where ``values`` has a ``split`` column, rows of another split
+    (SynthReID's ``val``, which is for tuning) are left out; rows without one count as test, which is what
+    every record made before the validation split was evaluated on. ``split=None`` keeps every row.
     """
+    if split is not None and "split" in values.columns:
+        values = values[values["split"].isna() | (values["split"] == split)]
     if paper is None:
         warnings.warn("claims_table without paper= is deprecated", DeprecationWarning, stacklevel=2)
     if seed_col not in values.columns:
@@ -539,8 +538,8 @@ def judge(claim: Claim, treatment: Sequence[float], baseline: Sequence[float], a
                      verdict)
 
 
-__all__ = ["ALPHA", "Claim", "ClaimKind", "DESIGNS", "Design", "GLOSSARY", "HYPOTHESES", "Hypothesis", "JSON_FIELDS", "KINDS",
-           "MAGNITUDES", "MARGIN_FAMILIES", "MarginFamily", "SCORED_KINDS", "TestResult", "VERDICTS", "VERDICT_RULE",
-           "Verdict", "Judgement", "claim_margin", "claims_table", "decide", "exact_paired_test", "holm", "judge",
-           "margin_family", "minimum_detectable_effect", "paired_test", "ratio_magnitude", "sign_agreement",
+__all__ = ["ALPHA", "Claim", "ClaimKind", "DESIGNS", "Design", "GLOSSARY", "HYPOTHESES", "Hypothesis", "JSON_FIELDS",
+           "KINDS", "MAGNITUDES", "MARGIN_FAMILIES", "MarginFamily", "SCORED_KINDS", "TestResult", "VERDICTS",
+           "VERDICT_RULE", "Verdict", "Judgement", "claim_margin", "claims_table", "decide", "exact_paired_test", "holm",
+           "judge", "margin_family", "minimum_detectable_effect", "paired_test", "ratio_magnitude", "sign_agreement",
            "table_records", "verdict_rule_text", "welch_test"]

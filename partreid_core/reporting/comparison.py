@@ -244,5 +244,6 @@ def scorecard(root: str | Path = "results") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["ACCURACY_METRICS", "ROBUSTNESS_CLAIMS", "hard_level_table", "relative_drops", "robustness_claims", "comparison_table", "format_comparison", "load_bench", "method_runs",
-           "robustness_drop", "robustness_runs", "scorecard"]
+__all__ = ["ACCURACY_METRICS", "ROBUSTNESS_CLAIMS", "comparison_table", "format_comparison", "hard_level_table",
+           "load_bench", "method_runs", "relative_drops", "robustness_claims", "robustness_drop", "robustness_runs",
+           "scorecard"]

@@ -32,12 +32,14 @@ def paper_vs_ours(paper: dict[str, float], ours: pd.DataFrame, metrics: Iterable
 
 
 def provenance(records: pd.DataFrame) -> str:
-    """One line saying how the numbers of a table were made (profile, dataset, seeds, device, commit)."""
+    """One line saying how the numbers of a table were made (profile, dataset, seeds, device, commit, and the
+    evaluated split where the records say it: ``load_records`` gives every record one)."""
     def uniq(col: str) -> str:
         if col not in records.columns:
             return "?"
         vals = sorted({str(v) for v in records[col].dropna()})
         return ", ".join(vals) if vals else "?"
 
+    split = f" · split {uniq('split')}" if "split" in records.columns else ""
     return (f"{len(records)} runs · profile {uniq('profile')} · dataset {uniq('dataset')} · "
-            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}")
+            f"seeds {uniq('seed')} · device {uniq('device')} · commit {uniq('git_commit')}{split}")

@@ -35,6 +35,8 @@ class MSMT17(RealReidDataset):
     """
 
     name = "msmt17"
+    val_note = ("MSMT17's list_val.txt is read into the training split (list_train + list_val, as torchreid and "
+                "PAL train), and it has no query / gallery division of its own.")
 
     @property
     def layout(self) -> str:  # type: ignore[override]

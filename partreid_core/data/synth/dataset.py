@@ -5,6 +5,11 @@ Every test identity is seen by >= 3 cameras (>= 2 when the preset has 2) with >=
 each (test pid, camera), the gallery the rest plus pid-0 distractors (each a one-off random person).
 The junk rule of the evaluation (same pid and camera as the query) applies unchanged.
 
+Validation split: ``val_query`` / ``val_gallery`` follow the test protocol above with a quarter of the test
+identities (:attr:`SynthPreset.val_ids`) and a quarter of its distractors, on the same cameras. Their pids follow
+the test pids; their manifest, identities and images come from streams of their own (``_VAL``, :data:`VAL_SALT`),
+so adding them left every byte of train, query and gallery as it was. They are built only when asked for.
+
 Usage::
 
     ds = build_dataset("synth-s", seed=0, misalignment=0.5, occlusion=0.3, domain="B")
@@ -27,9 +32,9 @@ import numpy as np
 import torch
 
 from ..registry import DATASETS
-from ..types import SPLITS, ReidDataset, Sample, Split, SplitTensors
+from ..types import SPLITS, VAL_SPLITS, ReidDataset, Sample, Split, SplitTensors
 from .raster import N_CLUTTER, N_PLAIN, render_batch
-from .scene import GENERATOR_VERSION, Camera, Knobs, rng_for, sample_camera, sample_identity, sample_image, _SPLIT
+from .scene import GENERATOR_VERSION, Camera, Knobs, rng_for, sample_camera, sample_identity, sample_image, _SPLIT, _VAL
 
 #: per-image ``SplitTensors.meta`` entries (the knob values actually applied)
 META_KEYS = ("viewpoint", "shift_y", "shift_x", "scale", "aspect", "truncated", "cut_frac", "n_occluders",
@@ -50,12 +55,29 @@ class SynthPreset:
     distractors: int                # pid-0 gallery images
     batch: int = 48                 # render batch (memory vs speed only; never changes pixels)
 
+    # The validation sizes are derived, not fields: fields are part of every split's cache key, and a new one
+    # would have invalidated the caches of the existing splits.
+    @property
+    def val_ids(self) -> int:
+        """Identities of the validation split: a quarter of the test identities (at least 2)."""
+        return max(2, self.test_ids // 4)
+
+    @property
+    def val_distractors(self) -> int:
+        """pid-0 images of the validation gallery: a quarter of the test gallery's."""
+        return self.distractors // 4
+
 
 PRESETS: dict[str, SynthPreset] = {p.name: p for p in (
     SynthPreset("synth-tiny", 16, 16, 3, (4, 8), (6, 9), 8),
     SynthPreset("synth-s", 200, 200, 4, (10, 15), (8, 14), 200),
     SynthPreset("synth-m", 751, 750, 6, (12, 23), (16, 28), 3000),
 )}
+
+
+#: Identity salt of the validation people (pid > 0), and base of the validation distractors' salts (pid 0).
+#: Train and test people use salt 0 and the test distractors 1..distractors, so no identity is drawn twice.
+VAL_SALT = 1_000_000
 
 
 def cache_root() -> Path:
@@ -73,13 +95,50 @@ def _spread(r: np.random.Generator, n: int, cams: np.ndarray, at_least: int) -> 
     return [(int(c), f) for c, k in zip(cams, counts) for f in range(int(k))]
 
 
+def _query_gallery(r, pids: range, images: tuple[int, int], C: int, distractors: int, id_salt: int,
+                   distractor_salt: int) -> tuple[list, list]:
+    """Query and gallery keys (pid, camid, frame, salt) of the evaluation identities ``pids`` plus pid-0 distractors.
+
+    The test split calls it with salts 0 and 1, in the draw order it always had; the validation split with its
+    own generator ``r`` and :data:`VAL_SALT`.
+    """
+    query, gallery = [], []
+    for pid in pids:
+        n = int(r.integers(images[0], images[1] + 1))
+        k = int(r.integers(min(3, C), C + 1))   # 3+ cameras per test id: ~4.5 queries per id at 6 cameras
+        k = min(k, max(2, n // 2))
+        cams = np.sort(r.choice(C, size=k, replace=False))
+        for c, f in _spread(r, max(n, 2 * k), cams, 2):
+            (query if f == 0 else gallery).append((pid, c, f, id_salt))
+    cam_frames = np.zeros(C, dtype=np.int64)
+    for j in range(distractors):
+        c = int(r.integers(C))
+        gallery.append((0, c, int(cam_frames[c]), distractor_salt + j))
+        cam_frames[c] += 1
+    return query, gallery
+
+
+def _frame_key(frame: int, salt: int) -> int:
+    """The image index handed to ``sample_image``: distinct between identities, test distractors and validation."""
+    if salt == 0:
+        return frame
+    return (1_000_000 if salt < VAL_SALT else 2_000_000) + frame   # distractor frames never collide
+
+
+def _as_keys(rows: list) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
 class SynthReID(ReidDataset):
     """A SynthReID dataset: a preset, a seed and the difficulty knobs (:class:`~.scene.Knobs`).
 
     An image depends only on (seed, pid, camid, frame) and the knobs: rendering it alone or in any batch
     gives the same bytes. Split tensors are cached under :func:`cache_root`, keyed by preset, knobs, seed,
-    split, size and ``GENERATOR_VERSION``.
+    split, size and ``GENERATOR_VERSION``. Splits: ``train``, ``query``, ``gallery`` and the validation
+    split's ``val_query`` and ``val_gallery``.
     """
+
+    splits = SPLITS + VAL_SPLITS
 
     def __init__(self, preset: SynthPreset, seed: int = 0, knobs: Knobs | None = None, cache: bool = True,
                  cache_dir: str | Path | None = None, workers: int | None = None):
@@ -94,37 +153,37 @@ class SynthReID(ReidDataset):
 
     # ---------------------------------------------------------------- manifests
     def _build_keys(self) -> dict[str, np.ndarray]:
-        """(n, 4) int64 per split: pid, camid, frame, identity salt (distractors only)."""
+        """(n, 4) int64 per split: pid, camid, frame, identity salt (0 for train and test people)."""
         p, C = self.preset, self.preset.cameras
         r = rng_for(self.seed, _SPLIT, p.train_ids, p.test_ids, C)
-        train, query, gallery = [], [], []
+        train = []
         for pid in range(1, p.train_ids + 1):
             n = int(r.integers(p.train_images[0], p.train_images[1] + 1))
             k = int(r.integers(min(2, C), C + 1))
             cams = np.sort(r.choice(C, size=k, replace=False))
             train += [(pid, c, f, 0) for c, f in _spread(r, n, cams, 1)]
-        for pid in range(p.train_ids + 1, p.train_ids + p.test_ids + 1):
-            n = int(r.integers(p.test_images[0], p.test_images[1] + 1))
-            k = int(r.integers(min(3, C), C + 1))   # 3+ cameras per test id: ~4.5 queries per id at 6 cameras
-            k = min(k, max(2, n // 2))
-            cams = np.sort(r.choice(C, size=k, replace=False))
-            for c, f in _spread(r, max(n, 2 * k), cams, 2):
-                (query if f == 0 else gallery).append((pid, c, f, 0))
-        cam_frames = np.zeros(C, dtype=np.int64)
-        for j in range(p.distractors):
-            c = int(r.integers(C))
-            gallery.append((0, c, int(cam_frames[c]), 1 + j))
-            cam_frames[c] += 1
-        return {s: np.array(v, dtype=np.int64).reshape(-1, 4) for s, v in
-                (("train", train), ("query", query), ("gallery", gallery))}
+        query, gallery = _query_gallery(r, range(p.train_ids + 1, p.train_ids + p.test_ids + 1), p.test_images, C,
+                                        p.distractors, 0, 1)
+        return {"train": _as_keys(train), "query": _as_keys(query), "gallery": _as_keys(gallery)}
+
+    def _build_val_keys(self) -> dict[str, np.ndarray]:
+        """The validation split's query and gallery keys, from the ``_VAL`` stream (pids after the test pids)."""
+        p, C = self.preset, self.preset.cameras
+        r = rng_for(self.seed, _VAL, p.train_ids, p.test_ids, p.val_ids, C)
+        first = p.train_ids + p.test_ids + 1
+        query, gallery = _query_gallery(r, range(first, first + p.val_ids), p.test_images, C, p.val_distractors,
+                                        VAL_SALT, VAL_SALT + 1)
+        return {"val_query": _as_keys(query), "val_gallery": _as_keys(gallery)}
 
     def _check_split(self, split: str) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} for {self.name}; expected one of {SPLITS}")
+        if split not in self.splits:
+            raise ValueError(f"unknown split {split!r} for {self.name}; expected one of {self.splits}")
 
     def keys(self, split: Split) -> np.ndarray:
         """(n, 4) int64: pid, camid, frame, identity salt of each image of ``split`` (manifest order)."""
         self._check_split(split)
+        if split not in self._keys:   # the validation manifest is built on first use only
+            self._keys.update(self._build_val_keys())
         return self._keys[split]
 
     def manifest(self, split: Split) -> list[Sample]:
@@ -137,9 +196,8 @@ class SynthReID(ReidDataset):
         for pid, cam, frame, salt in keys.tolist():
             if (pid, salt) not in idents:
                 idents[(pid, salt)] = sample_identity(self.seed, pid, salt)
-            frame_key = frame if salt == 0 else 1_000_000 + frame   # distractor frames never collide
-            out.append(sample_image(self.seed, pid, cam, frame_key, idents[(pid, salt)], self.cameras[cam],
-                                    self.knobs, N_CLUTTER))
+            out.append(sample_image(self.seed, pid, cam, _frame_key(frame, salt), idents[(pid, salt)],
+                                    self.cameras[cam], self.knobs, N_CLUTTER))
         return out
 
     def render(self, split: Split, indices=None, size: tuple[int, int] = (256, 128)) -> SplitTensors:
@@ -214,6 +272,8 @@ class SynthReID(ReidDataset):
     def cache_key(self, split: Split, size: tuple[int, int]) -> str:
         spec = {"version": GENERATOR_VERSION, "preset": dataclasses.asdict(self.preset), "seed": self.seed,
                 "knobs": dataclasses.asdict(self.knobs), "split": split, "size": list(size)}
+        if split in VAL_SPLITS:   # only there: the existing splits keep the keys of their cached files
+            spec["val"] = {"ids": self.preset.val_ids, "distractors": self.preset.val_distractors, "salt": VAL_SALT}
         return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
     def cache_path(self, split: Split, size: tuple[int, int]) -> Path:
@@ -261,8 +321,8 @@ def _register(name: str) -> None:
                 **knobs: Any) -> SynthReID:
         return build_synth(name, seed, cache, cache_dir, workers, **knobs)
 
-    builder.__doc__ = (f"SynthReID {name}: {p.train_ids} train / {p.test_ids} test ids, {p.cameras} cameras, "
-                       f"{p.distractors} distractors.")
+    builder.__doc__ = (f"SynthReID {name}: {p.train_ids} train / {p.test_ids} test / {p.val_ids} val ids, "
+                       f"{p.cameras} cameras, {p.distractors} distractors (+ {p.val_distractors} in val).")
     DATASETS.register(name)(builder)
 
 

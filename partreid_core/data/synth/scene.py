@@ -38,6 +38,7 @@ EMBLEM = np.array([(255, 0, 0), (0, 200, 0), (0, 80, 255), (255, 230, 0), (255, 
 
 # stream ids mixed into seed keys so identity / camera / image streams never coincide
 _ID, _CAM, _IMG, _SPLIT, _BANK = 11, 23, 37, 41, 53
+_VAL = 59   # the validation split's manifest (a stream of its own: train / query / gallery never draw from it)
 
 
 class StableRng:

@@ -2,8 +2,9 @@
 
 Each module defines ``PAPER`` (the id, e.g. "PAL"), ``ARTEFACTS`` ({artefact id: status}, status one
 of :data:`STATUSES`), ``CLAIMS`` (a list of :class:`partreid_core.reporting.Claim`) and
-``claims_table(results_root="results") -> DataFrame`` (one row per claim with a verdict). The
-comparison chapter's scorecard is computed from these with :func:`artefact_statuses`.
+``claims_table(results_root="results") -> DataFrame`` (one row per claim with its kind and verdict, by
+:func:`partreid_core.reporting.claims.claims_table`). The comparison chapter's scorecard (paper and
+mechanism claims only) and ``partreid claims`` are computed from these, with :func:`artefact_statuses`.
 """
 from __future__ import annotations
 
