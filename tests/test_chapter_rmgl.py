@@ -93,13 +93,13 @@ def test_claims_table_on_empty_results(tmp_path):
 
 
 def _fake_run(root: Path, experiment: str, variant: str, seed: int, mAP: float, abp_gain: float = 0.0,
-              o3_entropy: float = 0.95) -> None:
-    path = root / experiment / f"{variant}-s{seed}"
+              o3_entropy: float = 0.95, split: str | None = None) -> None:
+    path = root / experiment / f"{variant}-s{seed}{'-' + split if split else ''}"
     path.mkdir(parents=True)
     cfg = {"model": "rmgl", "profile": "cpu", "data": {"dataset": "synth-s"}, "seed": seed}
     (path / "config.json").write_text(json.dumps({"config": cfg, "seed": seed, "variant": variant}))
-    (path / "metrics.json").write_text(json.dumps({"mAP": mAP, "rank1": mAP + 10, "mAP_trapezoid": mAP - 1,
-                                                   "mINP": mAP / 2}))
+    metrics = {"mAP": mAP, "rank1": mAP + 10, "mAP_trapezoid": mAP - 1, "mINP": mAP / 2}
+    (path / "metrics.json").write_text(json.dumps({**metrics, **({"split": split} if split else {})}))
     levels = np.asarray(hooks.MISALIGNMENT_LEVELS, dtype=np.float32)
     uni = mAP - 10 * levels
     h = 16
@@ -301,3 +301,14 @@ def test_abp_is_paired_on_one_checkpoint(tmp_path):
     assert row["design"] == "exact-paired"
     assert row["difference"] == pytest.approx(-2.01, abs=1e-2)
     assert row["verdict"] == "contradicted"
+
+
+def test_validation_runs_stay_out_of_the_verdicts(tmp_path):
+    """A run evaluated on the val split (and its hook rows) never reaches a claim: verdicts are on test."""
+    for seed, gain in enumerate((-2.07, -1.95, -2.01)):
+        _fake_run(tmp_path, "rmgl-rp", "op-baseline", seed, 50.0, abp_gain=gain)
+        _fake_run(tmp_path, "rmgl-rp", "op-baseline", seed, 90.0, abp_gain=+5.0, split="val")
+    values = paper.tidy_values(paper.load(tmp_path))
+    assert set(values.split) == {"test", "val"} and values.split.notna().all()
+    row = paper.claims_table(tmp_path).set_index("claim").loc["S6-abp-bl"]
+    assert row["difference"] == pytest.approx(-2.01, abs=1e-2)

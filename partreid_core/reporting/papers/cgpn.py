@@ -204,17 +204,19 @@ def run_table(results_root: str | Path = "results") -> pd.DataFrame:
 
 
 def tidy_values(table: pd.DataFrame) -> pd.DataFrame:
-    """The table the claims are judged on: one row per run (variant, seed, :data:`_COLUMNS`) plus the CGPN-X3
-    pseudo-variants ``"<variant>:coarse"`` / ``"<variant>:fine"`` of every run that has them (same seed)."""
-    rows = [table[["variant", "seed", *_COLUMNS]]]
+    """The table the claims are judged on: one row per run (variant, seed, split, :data:`_COLUMNS`) plus the
+    CGPN-X3 pseudo-variants ``"<variant>:coarse"`` / ``"<variant>:fine"`` of every run that has them (its seed and
+    split)."""
+    table = table.assign(split=table["split"].fillna("test") if "split" in table.columns else "test")
+    keys = ["variant", "seed", "split"]
+    rows = [table[[*keys, *_COLUMNS]]]
     for suffix in (COARSE, FINE):
         cols = [c + suffix for c in _X3]
         if not set(cols) <= set(table.columns):
             continue
-        sub = table.loc[table[cols].notna().any(axis=1), ["variant", "seed", *cols]]
+        sub = table.loc[table[cols].notna().any(axis=1), [*keys, *cols]]
         rows.append(sub.assign(variant=sub["variant"].astype(str) + suffix).rename(columns=dict(zip(cols, _X3))))
-    return pd.concat([r for r in rows if len(r)] or rows[:1], ignore_index=True).reindex(columns=["variant", "seed",
-                                                                                                   *_COLUMNS])
+    return pd.concat([r for r in rows if len(r)] or rows[:1], ignore_index=True).reindex(columns=[*keys, *_COLUMNS])
 
 
 def claims_table(results_root: str | Path = "results") -> pd.DataFrame:

@@ -190,20 +190,23 @@ def load(results_root: str | Path = "results", profile: str | None = None, datas
 
 def tidy_values(recs: pd.DataFrame) -> pd.DataFrame:
     """The table the claims are judged on: ``recs`` (from :func:`load`) plus one row per run and seed for the
-    pseudo-variants of the hooks: ``"<variant>:at"`` / ``"<variant>:mt"`` (``x5_drop`` of the two test
-    descriptors of one run, MPN-X5) and :data:`CHANCE` (``x4_hit_rate`` = 1/K for every seed with CAM scores)."""
+    pseudo-variants of the hooks, with their run's seed and split: ``"<variant>:at"`` / ``"<variant>:mt"``
+    (``x5_drop`` of the two test descriptors of one run, MPN-X5) and :data:`CHANCE` (``x4_hit_rate`` = 1/K for
+    every seed and split with CAM scores)."""
     if "variant" not in recs.columns:
         recs = recs.assign(variant=pd.Series(dtype=str))
     if "seed" not in recs.columns:
         recs = recs.assign(seed=pd.Series(dtype=int))
+    recs = recs.assign(split=recs["split"].fillna("test") if "split" in recs.columns else "test")
     frames = [recs]
     x5 = recs[recs["x5_at_drop"].notna()] if "x5_at_drop" in recs.columns else recs.iloc[0:0]
-    frames += [pd.DataFrame({"variant": x5["variant"] + f":{kind}", "seed": x5["seed"],
+    frames += [pd.DataFrame({"variant": x5["variant"] + f":{kind}", "seed": x5["seed"], "split": x5["split"],
                              "x5_drop": x5[f"x5_{kind}_drop"]}) for kind in ("at", "mt")] if len(x5) else []
     x4 = recs[recs["x4_parts"].notna()] if "x4_parts" in recs.columns else recs.iloc[0:0]
     if len(x4):
-        k = x4.groupby("seed")["x4_parts"].max()  # one K per seed (every variant of the chapter has K = 6)
-        frames.append(pd.DataFrame({"variant": CHANCE, "seed": k.index, "x4_hit_rate": 1.0 / k.to_numpy()}))
+        k = x4.groupby(["seed", "split"])["x4_parts"].max()  # one K per seed (every variant has K = 6)
+        frames.append(pd.DataFrame({"variant": CHANCE, "seed": k.index.get_level_values("seed"),
+                                    "split": k.index.get_level_values("split"), "x4_hit_rate": 1.0 / k.to_numpy()}))
     out = pd.concat(frames, ignore_index=True)
     for c in CLAIMS:
         if c.metric not in out.columns:

@@ -103,7 +103,7 @@ def cam_centroid(row_profile: np.ndarray) -> np.ndarray:
 def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """PLR-F4 statistics per run and target: one row per (run, target) with key ``<key>:<target>``.
 
-    Columns: key, variant_key, target, seed, cam_centroid_row, body_mass, and ``mass_<class>`` for the
+    Columns: key, variant_key, target, seed, split, cam_centroid_row, body_mass, and ``mass_<class>`` for the
     8 part classes (mean over the scored query images).
     """
     from ...data.types import PART_CLASSES
@@ -119,6 +119,7 @@ def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
         cent = cam_centroid(a["plr_cam/row_profile"])
         for t, name in enumerate(a["plr_cam/target_names"]):
             row = {"key": f"{r.key}:{name}", "variant_key": r.key, "target": str(name), "seed": r.seed,
+                   "split": getattr(r, "split", "test"),
                    "cam_centroid_row": float(cent[t]), "body_mass": float(a["plr_cam/body_mass"][t].mean())}
             mass = a["plr_cam/part_mass"][t].mean(0)
             row.update({f"mass_{c}": float(m) for c, m in zip(PART_CLASSES, mass)})
@@ -127,11 +128,12 @@ def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def tidy_values(runs: pd.DataFrame) -> pd.DataFrame:
-    """The table the claims are judged on: one row per run (key, seed, mAP, rank1) plus the PLR-F4 rows of
-    :func:`cam_runs` (key ``<key>:<target>``, the run's seed)."""
-    cols = ["key", "seed", "mAP", "rank1"]
+    """The table the claims are judged on: one row per run (key, seed, split, mAP, rank1) plus the PLR-F4 rows
+    of :func:`cam_runs` (key ``<key>:<target>``, the run's seed and split)."""
+    cols = ["key", "seed", "split", "mAP", "rank1"]
     if runs.empty:
         return pd.DataFrame(columns=[*cols, "cam_centroid_row"])
+    runs = runs.assign(split=runs["split"].fillna("test") if "split" in runs.columns else "test")
     cams = cam_runs(runs)
     return pd.concat([runs[cols], cams] if len(cams) else [runs[cols]], ignore_index=True)
 

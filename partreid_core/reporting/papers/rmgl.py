@@ -183,8 +183,14 @@ def _analysis(path: str) -> dict[str, np.ndarray]:
         return {}
 
 
+def _split(rec) -> str:
+    """The split a record was evaluated on (records from before the validation split: test)."""
+    split = getattr(rec, "split", None)
+    return "test" if split is None or pd.isna(split) else str(split)
+
+
 def misalignment_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Long table of the ``rmgl_misalignment`` hook: variant, seed, level, stripes (abp|uniform), metrics."""
+    """Long table of the ``rmgl_misalignment`` hook: variant, seed, split, level, stripes (abp|uniform), metrics."""
     rows = []
     for rec in records.itertuples():
         a = _analysis(rec.path)
@@ -192,13 +198,14 @@ def misalignment_table(records: pd.DataFrame) -> pd.DataFrame:
             continue
         for i, level in enumerate(a["rmgl_misalignment/levels"]):
             for mode in ("abp", "uniform"):
-                row = {"variant": rec.variant, "seed": rec.seed, "level": float(level), "stripes": mode}
+                row = {"variant": rec.variant, "seed": rec.seed, "split": _split(rec), "level": float(level),
+                       "stripes": mode}
                 for m in ("rank1", "mAP", "mAP_trapezoid", "mINP"):
                     key = f"rmgl_misalignment/{m}_{mode}"
                     row[m] = float(a[key][i]) if key in a else np.nan
                 rows.append(row)
-    return pd.DataFrame(rows, columns=["variant", "seed", "level", "stripes", "rank1", "mAP", "mAP_trapezoid",
-                                       "mINP"])
+    return pd.DataFrame(rows, columns=["variant", "seed", "split", "level", "stripes", "rank1", "mAP",
+                                       "mAP_trapezoid", "mINP"])
 
 
 def locality_table(records: pd.DataFrame) -> pd.DataFrame:
@@ -210,9 +217,9 @@ def locality_table(records: pd.DataFrame) -> pd.DataFrame:
             key = f"rmgl_receptive_rows/{path}_rows"
             if key in a:
                 share = in_stripe_share(a[key], a[f"rmgl_receptive_rows/{path}_names"])
-                rows.append({"variant": rec.variant, "seed": rec.seed, "path": path,
+                rows.append({"variant": rec.variant, "seed": rec.seed, "split": _split(rec), "path": path,
                              "grad_in_stripe": float(share.mean())})
-    return pd.DataFrame(rows, columns=["variant", "seed", "path", "grad_in_stripe"])
+    return pd.DataFrame(rows, columns=["variant", "seed", "split", "path", "grad_in_stripe"])
 
 
 def response_table(records: pd.DataFrame) -> pd.DataFrame:
@@ -222,18 +229,20 @@ def response_table(records: pd.DataFrame) -> pd.DataFrame:
     for rec in records.itertuples():
         a = _analysis(rec.path)
         for name in a.get("rmgl_response_maps/names", []):
-            row = {"variant": rec.variant, "seed": rec.seed, "map": str(name)}
+            row = {"variant": rec.variant, "seed": rec.seed, "split": _split(rec), "map": str(name)}
             for stat in ("row_entropy", "fg_mass"):
                 key = f"rmgl_response_maps/{stat}/{name}"
                 row[f"response_{stat}"] = 100 * float(np.mean(a[key])) if key in a else np.nan
             rows.append(row)
-    return pd.DataFrame(rows, columns=["variant", "seed", "map", "response_row_entropy", "response_fg_mass"])
+    return pd.DataFrame(rows, columns=["variant", "seed", "split", "map", "response_row_entropy",
+                                       "response_fg_mass"])
 
 
 def tidy_values(records: pd.DataFrame) -> pd.DataFrame:
-    """The table the claims are judged on: one row per run, plus the hook-derived rows (module docstring)."""
-    cols = ["variant", "seed", "rank1", "mAP", "mAP_trapezoid", "mINP", "grad_in_stripe", "response_row_entropy",
-            "response_fg_mass"]
+    """The table the claims are judged on: one row per run, plus the hook-derived rows (module docstring), each
+    with its run's ``seed`` and evaluated ``split``."""
+    cols = ["variant", "seed", "split", "rank1", "mAP", "mAP_trapezoid", "mINP", "grad_in_stripe",
+            "response_row_entropy", "response_fg_mass"]
     if records.empty:
         return pd.DataFrame(columns=cols)
     base = records[[c for c in cols if c in records.columns]].copy()
