@@ -332,13 +332,19 @@ WHAT = {
     "C7-X1-occ": "whether CGPN keeps more of its mAP than MGN under heavy occlusion",
     "C7-X1-trunc": "whether CGPN keeps more of its mAP than MGN on part-missing boxes",
     "C8": "whether a coarse window alone loses less of its mAP under occlusion than a fine stripe alone",
+    "C8-occ": "whether a coarse window alone keeps a higher mAP under occlusion than a fine stripe alone",
+    "C8-height": "whether, within CGPN-2, its half-height stripes lose less of their mAP under occlusion than its "
+                 "thinner ones",
+    "C8-height-occ": "whether, within CGPN-2, its half-height stripes keep a higher mAP under occlusion than its "
+                     "thinner ones",
 }
 def says(r):
     if r["verdict"] == "confirmed":
         return "the evidence supports the paper"
-    if r["verdict"] == "not confirmed":
-        return ("a significant effect in the opposite direction: a negative result" if r["p"] < 0.05 else
-                "the difference is practically zero (95% CI within the equivalence margin): a negative result")
+    if r["verdict"] == "contradicted":
+        return "a significant effect in the opposite direction: a negative result"
+    if r["verdict"] == "no effect":
+        return "the difference is practically zero (95% CI within the claim's margin): a negative result"
     return "the seeds cannot tell (too few seeds or too much spread)"
 
 

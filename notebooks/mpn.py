@@ -853,8 +853,8 @@ from IPython.display import Markdown
 
 EXPLAIN = {
     "confirmed": "the evidence supports the paper here.",
-    "not confirmed": "the evidence goes against the paper at this scale (significantly the other way, or no "
-                     "practical difference).",
+    "contradicted": "the evidence goes against the paper at this scale (significantly the other way).",
+    "no effect": "the difference is practically zero: its 95% CI lies inside the claim's margin.",
     "inconclusive": "the seeds do not separate the two variants (or the runs are missing).",
 }
 lines = []

@@ -624,8 +624,8 @@ def claim_line(r: pd.Series) -> str:
     if r.observed.startswith("no records"):
         return f"- **{r.claim}** ({r.artefact}): not tested yet — {r.observed}; run the sweep named above."
     what = {"confirmed": "the records support the claim",
-            "not confirmed": "the records contradict the claim (significant in the other direction or "
-                             "practically zero)",
+            "contradicted": "the records contradict the claim (significant in the other direction)",
+            "no effect": "the difference is practically zero (its 95% CI lies inside the claim's margin)",
             "inconclusive": "the seed-to-seed spread is too large to decide either way"}[r.verdict]
     return f"- **{r.claim}** ({r.artefact}, {r.expected}): {r.verdict} — {what}; {r.observed}, seeds {r.seeds}."
 

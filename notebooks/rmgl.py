@@ -572,8 +572,8 @@ for c in claims.itertuples():
         ev = f"not run yet ({c.observed})."
     elif c.verdict == "confirmed":
         ev = f"**confirmed**: {c.observed}."
-    elif c.verdict == "not confirmed":
-        ev = f"**not confirmed** (a negative result): {c.observed}."
+    elif c.verdict in ("contradicted", "no effect"):
+        ev = f"**{c.verdict}** (a negative result): {c.observed}."
     else:
         ev = f"inconclusive with {c.seeds} seeds: {c.observed}; the spread across seeds is too large to tell."
     lines.append(f"- **{c.claim}** ({c.artefact}). {WHAT.get(c.claim, c.statement)} Evidence: {ev}")

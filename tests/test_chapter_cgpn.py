@@ -61,7 +61,7 @@ def test_claim_variants_exist_in_sweeps():
         assert sw.experiment in chapter.EXPERIMENTS
         known |= {prefix + v for v in sw.variants}
     for c in chapter.CLAIMS:
-        assert {c.treatment, c.baseline} <= known, c.id
+        assert {v.split(":")[0] for v in (c.treatment, c.baseline)} <= known, c.id  # "cgpn2_fine:coarse": one run
         assert c.artefact in chapter.ARTEFACTS
 
 
@@ -151,10 +151,42 @@ def test_claims_table_on_fake_records(tmp_path):
     assert t.loc["C3", "verdict"] == "confirmed"
     assert t.loc["C3-X1-trunc", "verdict"] == "confirmed"
     assert t.loc["C6", "verdict"] == "confirmed"
-    assert t.loc["C7", "verdict"] == "not confirmed"          # MGN clearly better: the opposite direction
+    assert t.loc["C7", "verdict"] == "contradicted"           # MGN clearly better: the opposite direction
     assert t.loc["C1", "verdict"] == "inconclusive" and t.loc["C1", "observed"].startswith("no records")
     assert t.loc["C6-cam", "verdict"] == "inconclusive"
     assert t.loc["C6-cam", "observed"] == "no x2_cam_split values (cgpn4_unsup)"
+    assert list(t.loc["C3", "seeds"]) == [0, 1, 2]            # the seed column reaches the paired test
+    assert t.loc["C7", "paper_effect"] == pytest.approx(3.0) and t.loc["C7", "headline"]
+
+
+def test_single_window_pseudo_variants_are_exactly_paired(tmp_path):
+    """CGPN-X3 within one checkpoint: the half-height stripe (height 0.5) keeps 25 of 50, the quarter stripe
+    (height 0.25) 40 * (1 - split) of 40; each run gives one row of each pseudo-variant, with its seed."""
+    for s, split in enumerate((0.5, 0.55, 0.45)):
+        _fake_run(tmp_path, "cgpn", "cgpn2_fine", s, 55.0, split)
+    values = chapter.tidy_values(chapter.run_table(tmp_path))
+    coarse = values[values["variant"] == "cgpn2_fine:coarse"].sort_values("seed")
+    fine = values[values["variant"] == "cgpn2_fine:fine"].sort_values("seed")
+    assert list(coarse["seed"]) == list(fine["seed"]) == [0, 1, 2]
+    np.testing.assert_allclose(coarse["x3_local_occ_mAP"], 25.0)
+    np.testing.assert_allclose(fine["x3_local_loss"], [50.0, 55.0, 45.0], rtol=1e-4)
+    t = chapter.claims_table(tmp_path).set_index("claim")
+    assert t.loc["C8-height", "design"] == "exact-paired"
+    assert t.loc["C8-height", "difference"] == pytest.approx(0.0, abs=1e-3)       # 50 % vs 50 % on average
+    assert t.loc["C8-height-occ", "difference"] == pytest.approx(25.0 - 20.0, abs=1e-3)
+
+
+def test_claims_are_classified_as_the_paper_states_them():
+    by_id = {c.id: c for c in chapter.CLAIMS}
+    assert len(by_id) == len(chapter.CLAIMS)
+    assert {c.id for c in chapter.CLAIMS if c.headline} == {"C1", "C2", "C3", "C4", "C7"}
+    for c in chapter.CLAIMS:
+        assert (c.paper_effect is None) == (c.paper_source == ""), c.id
+        assert c.paper_effect is None or np.sign(c.paper_effect) == c.direction, c.id
+        assert (c.design == "exact-paired") == (c.treatment.split(":")[0] == c.baseline.split(":")[0]), c.id
+    # robustness on absolute mAP at the hardest level; the relative loss (C8) only beside an absolute claim (C8-occ)
+    assert all(c.metric.endswith("_mAP") for c in chapter.CLAIMS if "-X1-" in c.id)
+    assert by_id["C8-occ"].metric == "x3_local_occ_mAP" and by_id["C8-height-occ"].metric == "x3_local_occ_mAP"
 
 
 @pytest.fixture(scope="module")

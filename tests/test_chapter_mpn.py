@@ -60,7 +60,7 @@ def test_variants_match_the_named_model_variants():
     for ours, theirs in [("baseline", "T1/baseline"), ("mt_only", "T1/mt_only"), ("naive_mtl", "T1/naive_mtl"),
                          ("c1s_c2s", "T1/c1s_c2s"), ("mpn_noca", "T1/mpn_noca"), ("mpn", "T1/mpn")]:
         assert merge(MPNConfig(), by_name[ours]) == merge(MPNConfig(), MPN_VARIANTS[theirs]), ours
-    claimed = {v.split(":")[0] for c in chapter.CLAIMS for v in (c.treatment, c.baseline)}  # "mpn:at" -> "mpn"
+    claimed = {v.split(":")[0] for c in chapter.CLAIMS for v in (c.treatment, c.baseline)} - {chapter.CHANCE}
     assert claimed <= set(by_name), f"claims name variants no sweep runs: {claimed - set(by_name)}"
     assert {cfg.experiment for grid in _planned().values() for _, cfg in grid} == set(chapter.EXPERIMENTS)
 
@@ -107,9 +107,53 @@ def test_claims_table_on_fake_records(tmp_path):
     table = chapter.claims_table(tmp_path).set_index("claim")
     assert table.loc["C2-mt-only", "verdict"] == "confirmed"      # 50 vs 40, tiny spread
     assert table.loc["C1-mt-only", "verdict"] == "confirmed"      # drop 5 vs 20, expected lower
+    # ... and beside it the absolute claim at the hardest level: 47.5 vs 30 at misalignment 0.9
+    assert table.loc["C1-mt-only-0.9", "verdict"] == "confirmed"
+    assert table.loc["C1-mt-only-0.9", "difference"] == pytest.approx(17.5, abs=1.0)
     assert table.loc["C2-mpn-baseline", "verdict"] == "inconclusive"
     assert table.loc["C2-mpn-baseline", "observed"] == "no records (mpn)"
-    assert table.loc["C2-mt-only", "seeds"] == "3/3"
+    assert list(table.loc["C2-mt-only", "seeds"]) == [0, 1, 2]
+
+
+def test_claims_are_classified_as_the_paper_states_them():
+    by_id = {c.id: c for c in chapter.CLAIMS}
+    assert len(by_id) == len(chapter.CLAIMS)
+    assert {c.id for c in chapter.CLAIMS if c.headline} == {"C2-mpn-baseline", "C2-mt-only", "C2-mpn-mt-only",
+                                                           "C2-cf", "C1-mpn-0.9"}
+    for c in chapter.CLAIMS:
+        assert (c.paper_effect is None) == (c.paper_source == ""), c.id
+        assert c.paper_effect is None or np.sign(c.paper_effect) == c.direction, c.id
+        # two descriptors of one run, or a run against chance, are exactly paired; variants are paired by seed
+        one_checkpoint = c.treatment.split(":")[0] == c.baseline.split(":")[0] or chapter.CHANCE in (c.treatment,
+                                                                                                     c.baseline)
+        assert (c.design == "exact-paired") == one_checkpoint, c.id
+    assert {c.id for c in chapter.CLAIMS if c.id.startswith(("C7", "C8", "C9"))} == \
+        {c.id for c in chapter.CLAIMS if c.kind == "mechanism"}
+    # every "loses less" claim sits right after an absolute claim at the hardest level on the same two variants
+    ids = [c.id for c in chapter.CLAIMS]
+    for c in chapter.CLAIMS:
+        if c.metric == "x1_mAP_drop":
+            prev = chapter.CLAIMS[ids.index(c.id) - 1]
+            assert prev.metric == "x1_mAP_0.9" and (prev.treatment, prev.baseline) == (c.treatment, c.baseline)
+
+
+def _hit_run(root, variant, seed, own):
+    k = len(own)
+    _fake_run(root, "mpn-t1", variant, seed, {"mAP_trapezoid": 50.0},
+              {"mpn_gradcam/mean_correlation": np.full(k, 0.3), "mpn_gradcam/strip_mass": _strip_mass(own, n=4),
+               "mpn_gradcam/cam_height": np.tile(np.linspace(0.1, 0.9, k)[:, None], (1, 4))})
+
+
+def test_hit_rate_at_chance_is_no_effect(tmp_path):
+    """The review's case: MPN 0.167 vs MT Only 0.158 hit rate with K = 6 (chance 1/6) confirms nothing."""
+    for seed, noise in enumerate((0.0, 0.002, -0.002)):
+        _hit_run(tmp_path, "mpn", seed, [0.167 + noise] * 6)
+        _hit_run(tmp_path, "mt_only", seed, [0.158 + noise / 2] * 6)
+    t = chapter.claims_table(tmp_path).set_index("claim")
+    assert t.loc["C7-hit", "difference"] == pytest.approx(0.009, abs=2e-3)
+    assert t.loc["C7-hit", "verdict"] == "no effect"              # inside the hit-rate margin
+    assert t.loc["C7-hit-chance", "difference"] == pytest.approx(0.167 - 1 / 6, abs=2e-3)
+    assert t.loc["C7-hit-chance", "verdict"] == "no effect"       # MPN itself sits at chance
 
 
 def _strip_mass(own: list[float], n: int) -> np.ndarray:
@@ -235,12 +279,13 @@ def test_test_prior_claim_uses_pseudo_variants(tmp_path):
                   {"mpn_test_prior/levels": np.array([0, 0.5, 1], np.float32), "mpn_test_prior/at_mAP": at,
                    "mpn_test_prior/mt_mAP": np.float32(65.0)})
     row = chapter.claims_table(tmp_path).set_index("claim").loc["C9"]
-    assert row["verdict"] == "confirmed" and row["seeds"].startswith("3/3")
+    assert row["verdict"] == "confirmed" and list(row["seeds"]) == [0, 1, 2]
+    assert row["design"] == "exact-paired"
 
 
 def test_claims_table_filters_the_setting(tmp_path):
     for seed in range(3):
-        for variant, ap in (("baseline", 40.0), ("mt_only", 50.0 + seed)):
+        for variant, ap in (("baseline", 40.0), ("mt_only", 50.0 + seed / 10)):
             _fake_run(tmp_path, "mpn-t1", variant, seed, {"mAP_trapezoid": ap})
     row = chapter.claims_table(tmp_path, profile="cpu", dataset="synth-s").set_index("claim").loc["C2-mt-only"]
     assert row["verdict"] == "confirmed"

@@ -166,18 +166,38 @@ def test_claims_table_on_fake_records(tmp_path):
     for s in range(3):
         _fake_run(tmp_path, "plr_osnet-core", "plr_osnet", s, 60.0 + s, profile=prof)
         _fake_run(tmp_path, "plr_osnet-core", "multiple_id", s, 50.0 + s)     # clearly worse: confirmed
-        _fake_run(tmp_path, "plr_osnet-core", "osnet", s, 70.0 + s)           # clearly better: not confirmed
+        _fake_run(tmp_path, "plr_osnet-core", "osnet", s, 70.0 + s)           # clearly better: contradicted
+        _fake_run(tmp_path, "plr_osnet-ablations", "hard_margin", s, 60.0 + s + (0.1, -0.2, 0.15)[s])  # ~ equal
         _fake_run(tmp_path, "plr_osnet-detected", "plr_osnet", s, 40.0 + s)   # detected harder: confirmed
     df = chapter.claims_table(tmp_path).set_index("claim")
     assert df.loc["T5-single-id", "verdict"] == "confirmed"
-    assert df.loc["T3-vs-osnet", "verdict"] == "not confirmed"
+    assert df.loc["T3-vs-osnet", "verdict"] == "contradicted"
     assert df.loc["T3-detected-harder", "verdict"] == "confirmed"
+    assert df.loc["T3-detected-harder", "kind"] == "sanity" and np.isnan(df.loc["T3-detected-harder", "p_holm"])
+    # the paper's Market finding for T7 is "no observable improvement": an equivalence, met inside +-1 point
+    assert df.loc["T7-soft-margin", "hypothesis"] == "equivalence"
+    assert df.loc["T7-soft-margin", "verdict"] == "confirmed"
+    assert list(df.loc["T5-single-id", "seeds"]) == [0, 1, 2]
     assert df.loc["T4-global", "verdict"] == "inconclusive" and "local_only" in df.loc["T4-global", "observed"]
     # part 4's centre of mass is at row 7.5/8, part 1's at 0.5/8, identical over seeds: a clear difference
     assert df.loc["F4-parts-vertical", "verdict"] == "confirmed"
     cams = chapter.cam_runs(chapter.load_runs(tmp_path))
     cent = cams[cams.key == "plr_osnet:part4"].cam_centroid_row
     np.testing.assert_allclose(cent, 7.5 / 8)
+
+
+def test_claims_are_classified_as_the_paper_states_them():
+    from partreid_core.reporting.papers import plr_osnet as chapter
+
+    by_id = {c.id: c for c in chapter.CLAIMS}
+    assert len(by_id) == len(chapter.CLAIMS)
+    assert {c.id for c in chapter.CLAIMS if c.headline} == {"T3-vs-osnet", "T4-global", "T5-single-id",
+                                                           "T6-attention"}
+    assert {c.id for c in chapter.CLAIMS if c.kind == "sanity"} == {"F4-parts-vertical", "T3-detected-harder"}
+    assert by_id["F4-parts-vertical"].design == "exact-paired"   # two Grad-CAM targets of one checkpoint
+    for c in chapter.CLAIMS:
+        assert (c.paper_effect is None) == (c.paper_source == ""), c.id
+        assert c.paper_effect is None or np.sign(c.paper_effect) == c.direction, c.id
 
 
 def test_cam_centroid_hand_values():

@@ -92,13 +92,14 @@ def test_claims_table_on_empty_results(tmp_path):
     assert table.observed.str.startswith("no records").all()
 
 
-def _fake_run(root: Path, experiment: str, variant: str, seed: int, mAP: float, abp_gain: float = 0.0) -> None:
-    path = root / experiment / f"{variant}-s{seed}"
+def _fake_run(root: Path, experiment: str, variant: str, seed: int, mAP: float, abp_gain: float = 0.0,
+              o3_entropy: float = 0.95, split: str | None = None) -> None:
+    path = root / experiment / f"{variant}-s{seed}{'-' + split if split else ''}"
     path.mkdir(parents=True)
     cfg = {"model": "rmgl", "profile": "cpu", "data": {"dataset": "synth-s"}, "seed": seed}
     (path / "config.json").write_text(json.dumps({"config": cfg, "seed": seed, "variant": variant}))
-    (path / "metrics.json").write_text(json.dumps({"mAP": mAP, "rank1": mAP + 10, "mAP_trapezoid": mAP - 1,
-                                                   "mINP": mAP / 2}))
+    metrics = {"mAP": mAP, "rank1": mAP + 10, "mAP_trapezoid": mAP - 1, "mINP": mAP / 2}
+    (path / "metrics.json").write_text(json.dumps({**metrics, **({"split": split} if split else {})}))
     levels = np.asarray(hooks.MISALIGNMENT_LEVELS, dtype=np.float32)
     uni = mAP - 10 * levels
     h = 16
@@ -114,22 +115,24 @@ def _fake_run(root: Path, experiment: str, variant: str, seed: int, mAP: float, 
         "rmgl_receptive_rows/rp_rows": rp, "rmgl_receptive_rows/rp_names": np.asarray(["K2[0]/rp/s0", "K2[0]/rp/s1"]),
         "rmgl_response_maps/names": np.asarray(["O-2", "O-3"]),
         "rmgl_response_maps/row_entropy/O-2": np.full(4, 0.99 + seed * 1e-3, dtype=np.float32),
-        "rmgl_response_maps/row_entropy/O-3": np.full(4, 0.95 + seed * 1e-3, dtype=np.float32),
+        "rmgl_response_maps/row_entropy/O-3": np.full(4, o3_entropy + seed * 1e-3, dtype=np.float32),
     })
 
 
 def test_claims_table_on_fake_records(tmp_path):
     for seed, noise in enumerate((0.0, 0.3, -0.2)):
-        _fake_run(tmp_path, "rmgl-rp", "rmgl", seed, 60 + noise, abp_gain=2.0 + noise)
+        _fake_run(tmp_path, "rmgl-rp", "rmgl", seed, 60 + noise, abp_gain=2.0 + noise / 10)
         _fake_run(tmp_path, "rmgl-rp", "op-baseline", seed, 50 - noise / 10, abp_gain=-0.01 * seed)
     table = paper.claims_table(tmp_path).set_index("claim")
     assert table.loc["S3-rp", "verdict"] == "confirmed"          # +10 mAP over 3 seeds
     assert table.loc["S6-abp-rmgl", "verdict"] == "confirmed"    # ABP +2 at the native level
-    assert table.loc["S6-abp-bl", "verdict"] == "not confirmed"  # ABP ~ 0: inside the equivalence margin
+    assert table.loc["S6-abp-bl", "verdict"] == "no effect"      # ABP ~ 0: the CI inside the +-1 point margin
     assert table.loc["S1-locality", "verdict"] == "confirmed"    # RP 1.0 vs OP 0.5 inside the stripe
-    assert table.loc["F4-granularity", "verdict"] == "confirmed"  # O-3's row entropy 0.04 below O-2's
+    assert table.loc["S1-locality", "kind"] == "sanity"
+    assert table.loc["F4-granularity", "verdict"] == "confirmed"  # O-3's row entropy 4 points (of 100) below O-2's
     assert table.loc["S4-rsa", "verdict"] == "inconclusive"
     assert table.loc["S4-rsa", "observed"] == "no records (rmgl-no-rsa)"
+    assert table.loc["S3-rp", "paper_effect"] == pytest.approx(1.4) and table.loc["S3-rp", "headline"]
     mis = paper.misalignment_table(paper.load(tmp_path))
     assert len(mis) == 6 * len(hooks.MISALIGNMENT_LEVELS) * 2
 
@@ -260,3 +263,52 @@ def test_response_maps_hook_added_to_a_finished_run_by_partreid_analyze(tmp_path
         analyze_checkpoint(checkpoint_path(cfg, tmp_path), ["no_such_hook"], out=tmp_path, device="cpu")
     with pytest.raises(FileNotFoundError, match="no complete run record"):
         analyze_checkpoint(checkpoint_path(cfg, tmp_path), ["rmgl_response_maps"], out=tmp_path / "elsewhere", device="cpu")
+
+
+def test_claims_are_classified_as_the_paper_states_them():
+    by_id = {c.id: c for c in paper.CLAIMS}
+    assert len(by_id) == len(paper.CLAIMS)
+    assert {c.id for c in paper.CLAIMS if c.headline} == {"S3-rp", "S4-rsa", "S6-abp-rmgl", "S3-only-rp", "S9-ip"}
+    assert {c.id for c in paper.CLAIMS if c.kind == "sanity"} == {"S1-locality"}
+    assert by_id["F4-granularity"].kind == "mechanism"
+    # a test-time switch (ABP / uniform stripes, two paths or branches of one run) is exactly paired
+    for c in paper.CLAIMS:
+        one_checkpoint = c.treatment.split("+")[0].split(":")[0] == c.baseline.split("+")[0].split(":")[0]
+        assert (c.design == "exact-paired") == one_checkpoint, c.id
+        assert (c.paper_effect is None) == (c.paper_source == ""), c.id
+        if c.paper_effect is not None:
+            assert np.sign(c.paper_effect) == c.direction, c.id
+    # robustness is judged on absolute mAP at the hardest test level, not on the drop from the clean level
+    heavy = [c for c in paper.CLAIMS if c.id.endswith("-misaligned")]
+    assert heavy and all(c.metric == "mAP" and c.treatment.endswith(f"@{paper.HEAVY:g}") for c in heavy)
+
+
+def test_small_entropy_gap_is_no_effect(tmp_path):
+    """The review's case: O-3's row entropy 0.12 points below O-2's is no concentration effect."""
+    for seed, noise in enumerate((0.0, 0.0004, -0.0003)):
+        _fake_run(tmp_path, "rmgl-rp", "rmgl", seed, 60, o3_entropy=0.9888 + noise)
+    row = paper.claims_table(tmp_path).set_index("claim").loc["F4-granularity"]
+    assert row["difference"] == pytest.approx(-0.12, abs=0.05)
+    assert row["verdict"] == "no effect"
+
+
+def test_abp_is_paired_on_one_checkpoint(tmp_path):
+    """ABP - uniform = -2.07, -1.95, -2.01 on runs whose mAP spreads by 17 points: Welch could not tell,
+    the exact pairing of the two test-time switches of each run can."""
+    for seed, (m, gain) in enumerate(((45.0, -2.07), (55.0, -1.95), (62.0, -2.01))):
+        _fake_run(tmp_path, "rmgl-rp", "op-baseline", seed, m, abp_gain=gain)
+    row = paper.claims_table(tmp_path).set_index("claim").loc["S6-abp-bl"]
+    assert row["design"] == "exact-paired"
+    assert row["difference"] == pytest.approx(-2.01, abs=1e-2)
+    assert row["verdict"] == "contradicted"
+
+
+def test_validation_runs_stay_out_of_the_verdicts(tmp_path):
+    """A run evaluated on the val split (and its hook rows) never reaches a claim: verdicts are on test."""
+    for seed, gain in enumerate((-2.07, -1.95, -2.01)):
+        _fake_run(tmp_path, "rmgl-rp", "op-baseline", seed, 50.0, abp_gain=gain)
+        _fake_run(tmp_path, "rmgl-rp", "op-baseline", seed, 90.0, abp_gain=+5.0, split="val")
+    values = paper.tidy_values(paper.load(tmp_path))
+    assert set(values.split) == {"test", "val"} and values.split.notna().all()
+    row = paper.claims_table(tmp_path).set_index("claim").loc["S6-abp-bl"]
+    assert row["difference"] == pytest.approx(-2.01, abs=1e-2)

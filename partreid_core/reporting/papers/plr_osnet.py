@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ...experiments.records import load_analysis, load_records
-from ..claims import Claim, judge
+from .. import claims
+from ..claims import Claim
 
 PAPER = "PLR"
 EXPERIMENTS = ["plr_osnet-core", "plr_osnet-ablations", "plr_osnet-detected"]
@@ -44,25 +45,40 @@ ARTEFACTS = {
     "PLR-S1": "reproduced",          # lr schedule curves, exact
 }
 
-CLAIMS = [
+#: where the paper's numbers are (the source text has no page breaks, so sections stand in for pages)
+_ABL = "§IV-E (Market-1501)"
+_DET = "CUHK03-detected, the paper's misaligned boxes"
+
+CLAIMS: list[Claim] = [
     Claim("T4-global", "PLR-T4", "Adding the global (GMP) branch raises mAP over the local branch alone",
-          "mAP", "plr_osnet", "local_only"),
+          "mAP", "plr_osnet", "local_only", headline=True, paper_effect=2.0, paper_source="Table IV, " + _ABL),
     Claim("T5-single-id", "PLR-T5", "One ID loss on the concatenated stripes beats one ID loss per stripe",
-          "mAP", "plr_osnet", "multiple_id"),
+          "mAP", "plr_osnet", "multiple_id", headline=True, paper_effect=3.3, paper_source="Table V, " + _ABL),
     Claim("T3-vs-osnet", "PLR-T3", "PLR-OSNet beats the OSNet baseline (same width, recipe and seeds)",
-          "mAP", "plr_osnet", "osnet"),
-    Claim("T6-attention", "PLR-T6", "SAM + CAM attention helps a little", "mAP", "plr_osnet", "no_attention"),
-    Claim("T7-soft-margin", "PLR-T7", "Soft-margin triplet beats the hard margin (0.3); exploratory",
-          "mAP", "plr_osnet", "hard_margin"),
+          "mAP", "plr_osnet", "osnet", headline=True, paper_effect=4.0,
+          paper_source="Table I, §IV-C (Market-1501; OSNet as published)"),
+    # "the improvement is moderate" (§IV-E 3): still a stated improvement, so directional
+    Claim("T6-attention", "PLR-T6", "SAM + CAM attention helps a little", "mAP", "plr_osnet", "no_attention",
+          headline=True, paper_effect=0.5, paper_source="Table VI, " + _ABL),
+    # Table VII is CUHK03 only (+4.6 mAP, labeled); on Market and Duke the paper saw "no observable improvement"
+    # (§IV-E 4), and the default setting stands in for those: the paper's own finding there is no difference
+    Claim("T7-soft-margin", "PLR-T7", "On holistic boxes the soft-margin triplet loss brings no observable "
+          "improvement over the hard margin (0.3); the paper's large gap is on CUHK03 only. Exploratory",
+          "mAP", "plr_osnet", "hard_margin", hypothesis="equivalence"),
     Claim("T3-detected-vs-osnet", "PLR-T3", "PLR-OSNet beats OSNet on detected (misaligned) boxes",
-          "mAP", DETECTED + "plr_osnet", DETECTED + "osnet"),
+          "mAP", DETECTED + "plr_osnet", DETECTED + "osnet", paper_effect=9.4,
+          paper_source=f"Table III, §IV-C ({_DET}; OSNet as published)"),
     Claim("T5-detected", "PLR-T5", "Single ID loss beats multiple ID losses on detected (misaligned) boxes",
-          "mAP", DETECTED + "plr_osnet", DETECTED + "multiple_id"),
+          "mAP", DETECTED + "plr_osnet", DETECTED + "multiple_id", paper_effect=2.5,
+          paper_source=f"Table V, §IV-E ({_DET})"),
+    # benchmark checks: detected boxes are harder by construction of the regime; the part-4 stripe sits below
+    # the part-1 stripe by construction of the partition (two Grad-CAM targets of one checkpoint)
     Claim("T3-detected-harder", "PLR-T3", "Detected boxes are harder than the default boxes (mAP drops)",
-          "mAP", DETECTED + "plr_osnet", "plr_osnet", direction=-1),
+          "mAP", DETECTED + "plr_osnet", "plr_osnet", direction=-1, kind="sanity", paper_effect=-3.3,
+          paper_source="Table III, §IV-C (PLR-OSNet, CUHK03-detected - CUHK03-labeled)"),
     Claim("F4-parts-vertical", "PLR-F4",
           "Part maps are diverse: part 4's Grad-CAM mass sits lower in the image than part 1's",
-          "cam_centroid_row", "plr_osnet:part4", "plr_osnet:part1", equivalence_margin=0.02),
+          "cam_centroid_row", "plr_osnet:part4", "plr_osnet:part1", kind="sanity", design="exact-paired"),
 ]
 
 
@@ -87,7 +103,7 @@ def cam_centroid(row_profile: np.ndarray) -> np.ndarray:
 def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """PLR-F4 statistics per run and target: one row per (run, target) with key ``<key>:<target>``.
 
-    Columns: key, variant_key, target, seed, cam_centroid_row, body_mass, and ``mass_<class>`` for the
+    Columns: key, variant_key, target, seed, split, cam_centroid_row, body_mass, and ``mass_<class>`` for the
     8 part classes (mean over the scored query images).
     """
     from ...data.types import PART_CLASSES
@@ -103,6 +119,7 @@ def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
         cent = cam_centroid(a["plr_cam/row_profile"])
         for t, name in enumerate(a["plr_cam/target_names"]):
             row = {"key": f"{r.key}:{name}", "variant_key": r.key, "target": str(name), "seed": r.seed,
+                   "split": getattr(r, "split", "test"),
                    "cam_centroid_row": float(cent[t]), "body_mass": float(a["plr_cam/body_mass"][t].mean())}
             mass = a["plr_cam/part_mass"][t].mean(0)
             row.update({f"mass_{c}": float(m) for c, m in zip(PART_CLASSES, mass)})
@@ -110,23 +127,26 @@ def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def tidy_values(runs: pd.DataFrame) -> pd.DataFrame:
+    """The table the claims are judged on: one row per run (key, seed, split, mAP, rank1) plus the PLR-F4 rows
+    of :func:`cam_runs` (key ``<key>:<target>``, the run's seed and split)."""
+    cols = ["key", "seed", "split", "mAP", "rank1"]
+    if runs.empty:
+        return pd.DataFrame(columns=[*cols, "cam_centroid_row"])
+    runs = runs.assign(split=runs["split"].fillna("test") if "split" in runs.columns else "test")
+    cams = cam_runs(runs)
+    return pd.concat([runs[cols], cams] if len(cams) else [runs[cols]], ignore_index=True)
+
+
 def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
-    """Every claim of :data:`CLAIMS` judged on the records under ``results_root``.
+    """Every claim of :data:`CLAIMS` judged on the records under ``results_root`` by the book's verdict rule
+    (:func:`partreid_core.reporting.claims.claims_table`, variants matched on the ``key`` column).
 
     A claim whose treatment or baseline has no records comes out "inconclusive" with "no records"
     (naming what is missing) in the ``observed`` column.
     """
-    runs = load_runs(results_root)
-    values = pd.concat([runs[["key", "seed", "mAP", "rank1"]], cam_runs(runs)], ignore_index=True) \
-        if not runs.empty else pd.DataFrame(columns=["key", "seed", "mAP", "rank1"])
-    rows = []
-    for c in CLAIMS:
-        col = values[c.metric] if c.metric in values.columns else pd.Series(np.nan, index=values.index)
-        t = col[(values.key == c.treatment) & col.notna()].to_numpy(dtype=float)
-        b = col[(values.key == c.baseline) & col.notna()].to_numpy(dtype=float)
-        rows.append(judge(c, t, b).as_row())  # no values -> "inconclusive", "no records (...)"
-    return pd.DataFrame(rows)
+    return claims.claims_table(CLAIMS, tidy_values(load_runs(results_root)), paper=PAPER, variant_col="key")
 
 
-__all__ = ["PAPER", "EXPERIMENTS", "ARTEFACTS", "CLAIMS", "DETECTED", "claims_table", "load_runs", "cam_runs",
-           "cam_centroid"]
+__all__ = ["PAPER", "EXPERIMENTS", "ARTEFACTS", "CLAIMS", "DETECTED", "claims_table", "tidy_values", "load_runs",
+           "cam_runs", "cam_centroid"]
