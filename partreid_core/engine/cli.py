@@ -97,10 +97,12 @@ def _eval(args) -> int:
 
 
 def _sweep(args) -> int:
+    from ..experiments.launchers import from_args
     from ..experiments.sweep import load_sweep, run_sweep
 
     statuses = run_sweep([load_sweep(f) for f in args.file], out=args.out, dry_run=args.dry_run,
-                         device=args.device, workers=args.workers, only=args.only, seeds=args.seeds)
+                         device=args.device, workers=args.workers, only=args.only, seeds=args.seeds,
+                         launcher=from_args(args))
     for s in statuses:
         print(f"{s['status']:8s} {s['path']}")
     return 1 if any(s["status"].startswith("failed") for s in statuses) else 0
@@ -191,6 +193,8 @@ def _bench_models(args) -> int:
 
 def register(sub, group) -> None:
     """Add this subsystem's subcommands to the top-level parser (see partreid_core.cli)."""
+    from ..experiments.launchers import add_cli_args as add_launcher_args
+
     p = sub.add_parser("train", help="train a model from a recipe and profile; writes results/<experiment>/<run>/")
     _add_run_args(p)
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
@@ -219,6 +223,7 @@ def register(sub, group) -> None:
     p.add_argument("--only", nargs="+", metavar="VARIANT", help="run only these variants of the grid")
     p.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="run only these of the grid's seeds")
     p.add_argument("--device")
+    add_launcher_args(p)
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("analyze", help="run analysis hooks on trained checkpoints and add their arrays to the runs' "
