@@ -16,13 +16,15 @@ from partreid_core.experiments import records
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.sh"
 
 
-def _run(tmp_path, *args, env=None):
+def _run(tmp_path, *args, env=None, out=True):
     e = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
          "PARTREID_CACHE": str(tmp_path / "cache"), **(env or {})}
-    e.pop("OUT", None)
-    proc = subprocess.run(["bash", str(SCRIPT), "--dry", "--out", str(tmp_path / "res"), *args], env=e,
+    if out:
+        e.pop("OUT", None)
+    res = tmp_path / "res" if out else tmp_path / "gpu_check_results"  # without --out: staged under $TMPDIR
+    proc = subprocess.run(["bash", str(SCRIPT), "--dry", *(["--out", str(res)] if out else []), *args], env=e,
                           capture_output=True, text=True, timeout=900)
-    steps = [json.loads(s) for s in (tmp_path / "res" / "gpu-check" / "steps.jsonl").read_text().splitlines()]
+    steps = [json.loads(s) for s in (res / "gpu-check" / "steps.jsonl").read_text().splitlines()]
     return proc, {s["step"]: s for s in steps}
 
 
@@ -50,6 +52,21 @@ def test_dry_check_never_runs_past_its_deadline(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert steps and all(s["status"].startswith("skipped") for s in steps.values())
     assert "bench-train-mgn" in steps and "synth-globalpool_ps" in steps
+
+
+def test_records_come_back_packed_through_out(tmp_path):
+    import tarfile
+
+    out = tmp_path / "OUT"
+    out.mkdir()
+    proc, steps = _run(tmp_path, "--only", "env", env={"OUT": str(out)}, out=False)
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["gpu_check.log", "gpu_check_records.tar.gz", "gpu_check_summary.txt"]  # few files, flat
+    with tarfile.open(out / "gpu_check_records.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"./gpu-check/env.json", "./gpu-check/steps.jsonl", "./gpu-check/summary.json"} <= names
+    assert "torch" in (out / "gpu_check_summary.txt").read_text() and "== env" in (out / "gpu_check.log").read_text()
 
 
 @pytest.mark.heavy

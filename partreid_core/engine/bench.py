@@ -223,7 +223,11 @@ def _summary_row(root: Path, step: dict[str, Any]) -> dict[str, Any]:
     rec = root / step["record"] if step.get("record") else None
     if step["status"] != "ok" or rec is None or not rec.exists():
         return row
-    if step["step"].startswith("bench-train-"):
+    if step["step"] == "env":
+        e = json.loads(rec.read_text())
+        row["result"] = (f"{e.get('gpu', 'no GPU')} · torch {e['torch']} · torchvision {e['torchvision']} · "
+                         f"CUDA {e.get('cuda')} · {e['cpus']} CPUs")
+    elif step["step"].startswith("bench-train-"):
         r = json.loads(rec.read_text())["result"]
         model = step["step"].removeprefix("bench-train-")
         target = GPU_TRAIN_TARGETS.get(model)
