@@ -137,3 +137,19 @@ def test_submitit_local_executor_smoke_sweep(tmp_path, capsys):
     assert any((tmp_path / "jobs").iterdir())  # submitit's job folders: the jobs really ran as subprocesses
     assert main(argv) == 0  # a second sweep finds every record and submits nothing
     assert capsys.readouterr().out.count("exists") == 2
+
+
+def test_slurm_executor_writes_the_sbatch_options(tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "srun").write_text("#!/bin/sh\nexit 0\n")  # submitit only checks that srun exists
+    (fake / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{__import__('os').environ['PATH']}")
+    lc = from_args(build_parser().parse_args(
+        ["sweep", "s.yaml", "--launcher", "submitit", "--slurm-partition", "gpu", "--slurm-gpus-per-node", "1",
+         "--slurm-account", "reid", "--slurm-mem-gb", "64", "--slurm-folder", str(tmp_path / "jobs" / "%j")]))
+    script = launchers.make_executor(lc)._executor._make_submission_file_text("python -c 1", "uid")
+    for line in ("--partition=gpu", "--gpus-per-node=1", "--account=reid", "--mem=64GB", "--cpus-per-task=8",
+                 "--time=1440", "--nodes=1"):
+        assert f"#SBATCH {line}" in script
