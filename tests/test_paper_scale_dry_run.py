@@ -12,8 +12,8 @@ is what the ``gpu`` profile asks of a from-scratch run whether or not it default
 
 Measured once, all eight recipes with ``OMP_NUM_THREADS=1``: about 10 minutes of CPU time on one thread (peak RSS
 6.3 GB); 39 minutes of wall time on two cores that three other trainings and test runs shared (load average 6-11).
-Most of a recipe's time is its final evaluation (flip test-time augmentation at 384x128 doubles the forward passes over
-synth-tiny's 128 test images), not its two training iterations. The budget is 10 minutes for all recipes on 2 cores.
+Per recipe (wall, same conditions): CGPN 1008 s (the first to run: it also rendered synth-tiny at 384x128), MPN 427 s,
+MGN 357 s, RMGL 306 s, GlobalPool 103 s, PCB 73 s, OSNet 43 s, PLR-OSNet 30 s. The budget is 10 minutes for all recipes on 2 cores.
 """
 from __future__ import annotations
 
