@@ -160,8 +160,8 @@ if not allruns.empty:
 # ## Paper scale: what a run costs on one H100
 #
 # Per `gpu` recipe (the papers' input size, batch, sampler and epochs), on a training set of Market-1501's size
-# (751 identities, 12,936 images, PAL-T1): the images one epoch of the recipe's own sampler draws (five times more
-# for MPN, whose training set is enlarged five-fold by offline translation, MPN §5.1), times the epochs, times the
+# (751 identities, 12,936 images, PAL-T1): the images one epoch of the recipe's own sampler draws (for MPN from a
+# training set enlarged five-fold by offline translation, MPN §5.1, as its recipe builds it), times the epochs, times the
 # forward/backward passes per batch (two for PAL's MGN: its alternating CE and triplet half-steps), divided by the
 # model's training images/s on one GPU. That throughput is **measured** where the GPU check left a `bench train`
 # record of the model at the recipe's input size. Elsewhere it is **projected**: GlobalPool's GPU images/s (measured,
@@ -170,7 +170,7 @@ if not allruns.empty:
 # 128×64), corrected from 128×64 to the recipe's input size by the pixel count. The projection carries the CPU's
 # relative costs over to the GPU: it cannot see kernel-launch overheads, which weigh more on the many-branch models
 # (MGN, RMGL, CGPN, MPN) on a GPU, so read their hours as lower bounds. One run (one seed), evaluation excluded;
-# MPN's IDE initialisation stage (MPN §5.1) is a run of its own.
+# MPN's IDE initialisation stage (MPN §5.1) is the `mpn_ide` row, a run of its own before each MPN run.
 
 # %%
 from partreid_core.reporting.cost import cost_table

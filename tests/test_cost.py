@@ -56,4 +56,7 @@ def test_mpn_trains_on_the_five_fold_set(tmp_path):
                          "train_images_per_s": 300.0},
                         {"label": "mpn", "model": "mpn", "size": [128, 64], "train_images_per_s": 100.0}])
     t = cost_table(bench, ["mpn"])
-    assert t.loc["mpn", "images/epoch"] == 5 * images_per_epoch(resolve_config("mpn", "gpu"), 751, 12936)
+    plain = resolve_config("mpn", "gpu", {"data": {"translate": {"copies": 1}}})
+    assert t.loc["mpn", "images/epoch"] == images_per_epoch(plain, 751, 5 * 12936)
+    # the P x K sampler's image epoch: each id's ~86 images in ceil(86 / 8) = 11 chunks, P = 6 chunks a batch
+    assert t.loc["mpn", "images/epoch"] == (751 * 11 // 6) * 48

@@ -4,7 +4,8 @@ Per ``gpu`` recipe (the papers' input size, batch, sampler and epochs) on Market
 
 * **images per epoch**: what the recipe's own sampler draws in one epoch (:func:`images_per_epoch`) from a
   training set of Market-1501's size (751 identities, 12,936 images, PAL-T1) with the images spread evenly over the
-  identities, times five for MPN (offline translation enlarges each training set five-fold, MPN §5.1);
+  identities, enlarged as the recipe enlarges it (``data.translate.copies``: MPN's offline translation makes each
+  training set five times larger, MPN §5.1);
 * **passes**: forward/backward passes per batch: two for PAL's MGN (the alternating CE and triplet half-steps);
 * **images/s**: training throughput of the recipe's model on one GPU, either
 
@@ -35,18 +36,17 @@ from .papers.pal import T1
 #: the engine's target for that configuration, not a measurement
 ASSUMED_ANCHOR = 4000.0
 ANCHOR_MODEL = "globalpool"
-#: the training set as the papers train on it, as a multiple of the data set (MPN §5.1: offline translation x5)
-PAPER_SET_FACTOR = {"mpn": 5}
-
 
 def images_per_epoch(cfg: ExperimentConfig, ids: int, images: int) -> int:
     """Images one epoch of ``cfg``'s sampler draws from ``images`` training images of ``ids`` identities.
 
     The images are spread as evenly as possible over the identities (the P x K sampler's epoch length depends on
-    each identity's count; the real sets' counts vary, which this ignores). ``train.iters_per_epoch`` wins when set.
+    each identity's count; the real sets' counts vary, which this ignores), each repeated ``data.translate.copies``
+    times (the offline-translated split the trainer builds). ``train.iters_per_epoch`` wins when set.
     """
     if cfg.train.iters_per_epoch:
         return cfg.train.iters_per_epoch * cfg.data.train_batch
+    images *= cfg.data.translate.copies
     counts = torch.full((ids,), images // ids)
     counts[: images % ids] += 1
     labels = torch.repeat_interleave(torch.arange(ids), counts)
@@ -97,7 +97,7 @@ def cost_table(bench: str | Path, recipes: list[str] | None = None, dataset: str
     rows = []
     for recipe in recipes or list_recipes("gpu"):
         cfg = resolve_config(recipe, "gpu")
-        per_epoch = images_per_epoch(cfg, ids, images) * PAPER_SET_FACTOR.get(cfg.model, 1)
+        per_epoch = images_per_epoch(cfg, ids, images)
         passes = len(cfg.train.phases) if cfg.train.update == "alternating" else 1
         size = tuple(cfg.data.size)
         measured = gpu.get(cfg.model)
