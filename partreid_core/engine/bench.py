@@ -13,7 +13,9 @@ images/s for each and the ratio.
 from __future__ import annotations
 
 import io
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -177,3 +179,102 @@ def bench_train(cfg: ExperimentConfig, steps: int = 10, warmup: int = 2, workers
     results["conventional_workers"] = workers
     results["speedup"] = results["ours_images_per_s"] / results["conventional_images_per_s"]
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# the GPU check (scripts/gpu_check.sh): its targets, the CUDA-vs-CPU comparison and the summary table
+
+#: training images/s on one H100/H200 at the papers' input sizes (pal_globalpool 256x128 batch 32,
+#: pal_mgn 384x128 P x K 16 x 8), and the ratio to the conventional pipeline both must reach
+GPU_TRAIN_TARGETS = {"globalpool": 4000.0, "mgn": 1500.0}
+GPU_SPEEDUP_TARGET = 5.0
+#: Market-scale evaluation plus k-reciprocal re-ranking on the GPU, seconds
+GPU_EVAL_TARGET_S = 5.0
+
+
+def compare_runs(a: str | Path, b: str | Path, loss_rtol: float = 1e-3, map_atol: float = 0.5) -> dict[str, Any]:
+    """Do two run records (e.g. the same smoke run on CUDA and on CPU) agree within tolerance?
+
+    Tolerances: each epoch's mean loss within ``loss_rtol`` relative; final mAP within ``map_atol`` points; final
+    rank-1 within one query (100 / valid queries points), since one query changing its top match moves rank-1 by
+    that much. Returns the differences, the tolerances and ``ok``.
+    """
+    from ..experiments.records import load_history
+
+    a, b = Path(a), Path(b)
+    ma, mb = (json.loads((p / "metrics.json").read_text()) for p in (a, b))
+    ha, hb = load_history(a), load_history(b)
+    if len(ha) != len(hb):
+        raise ValueError(f"{a} has {len(ha)} epochs, {b} has {len(hb)}")
+    loss_rel = [abs(x - y) / max(abs(x), 1e-12) for x, y in zip(ha["loss"], hb["loss"])]
+    rank1_tol = 100.0 / max(ma["num_valid_queries"], 1) + 1e-6
+    out = {"a": str(a), "b": str(b), "loss_a": list(ha["loss"]), "loss_b": list(hb["loss"]),
+           "loss_rel_diff": loss_rel, "rank1_diff": abs(ma["rank1"] - mb["rank1"]),
+           "mAP_diff": abs(ma["mAP"] - mb["mAP"]),
+           "tolerance": {"loss_rtol": loss_rtol, "mAP_atol": map_atol, "rank1_atol": rank1_tol}}
+    out["ok"] = bool(max(loss_rel) <= loss_rtol and out["mAP_diff"] <= map_atol and out["rank1_diff"] <= rank1_tol)
+    return out
+
+
+def _summary_row(root: Path, step: dict[str, Any]) -> dict[str, Any]:
+    """One line of the GPU check's table: what a step measured, its target and whether it was met."""
+    row = {"step": step["step"], "status": step["status"], "seconds": round(float(step.get("seconds", 0)), 1),
+           "result": "", "target": "", "met": None}
+    rec = root / step["record"] if step.get("record") else None
+    if step["status"] != "ok" or rec is None or not rec.exists():
+        return row
+    if step["step"] == "env":
+        e = json.loads(rec.read_text())
+        row["result"] = (f"{e.get('gpu', 'no GPU')} · torch {e['torch']} · torchvision {e['torchvision']} · "
+                         f"CUDA {e.get('cuda')} · {e['cpus']} CPUs")
+    elif step["step"].startswith("bench-train-"):
+        r = json.loads(rec.read_text())["result"]
+        model = step["step"].removeprefix("bench-train-")
+        target = GPU_TRAIN_TARGETS.get(model)
+        row["result"] = (f"ours {r['ours_images_per_s']:.0f} img/s ({'fp32' if r['ours_amp'] == 'None' else r['ours_amp'].removeprefix('torch.')}), conventional "
+                         f"{r['conventional_images_per_s']:.0f} img/s, {r['speedup']:.1f}x")
+        if target:
+            row["target"] = f">= {target:.0f} img/s and >= {GPU_SPEEDUP_TARGET:.0f}x"
+            row["met"] = r["ours_images_per_s"] >= target and r["speedup"] >= GPU_SPEEDUP_TARGET
+    elif step["step"].startswith("eval-"):
+        r = json.loads(rec.read_text())["result"]
+        total = r["t_ours"]["total"] + (r["t_rerank"]["total"] if "t_rerank" in r else 0.0)
+        rr = f" + re-ranking {r['t_rerank']['total']:.2f} s" if "t_rerank" in r else ""
+        mem = f", peak {r['peak_cuda_mb'] / 1024:.1f} GB on the GPU" if "peak_cuda_mb" in r else ""
+        row["result"] = (f"{r['nq']:,} x {r['ng']:,}: evaluation {r['t_ours']['total']:.2f} s{rr}{mem}; "
+                         f"agrees: {r['agree']}")
+        if "t_rerank" in r:
+            row["target"] = f"<= {GPU_EVAL_TARGET_S:.0f} s"
+            row["met"] = total <= GPU_EVAL_TARGET_S and bool(r["agree"])
+    elif step["step"] == "smoke-compare":
+        r = json.loads(rec.read_text())
+        row["result"] = (f"loss rel. diff {max(r['loss_rel_diff']):.1e}, rank-1 diff {r['rank1_diff']:.2f}, "
+                         f"mAP diff {r['mAP_diff']:.3f}")
+        t = r["tolerance"]
+        row["target"] = f"loss {t['loss_rtol']:.0e} rel., mAP {t['mAP_atol']} pt, rank-1 one query"
+        row["met"] = r["ok"]
+    elif (rec / "metrics.json").exists():  # a training run
+        m = json.loads((rec / "metrics.json").read_text())
+        row["result"] = f"rank-1 {m['rank1']:.1f}, mAP {m['mAP']:.1f}" + (
+            f" (re-ranked {m['rr_mAP']:.1f})" if "rr_mAP" in m else "")
+    return row
+
+
+def gpu_check_summary(root: str | Path) -> tuple[list[dict[str, Any]], str]:
+    """Rows and a printable table of ``<root>/gpu-check/steps.jsonl`` (one JSON line per finished step).
+
+    Writes ``<root>/gpu-check/summary.json`` (the rows) too, so a check cut short still leaves its summary.
+    """
+    root = Path(root)
+    lines = (root / "gpu-check" / "steps.jsonl").read_text().splitlines()
+    rows = [_summary_row(root, json.loads(s)) for s in lines if s.strip()]
+    from ..experiments.records import atomic_write_text
+
+    atomic_write_text(root / "gpu-check" / "summary.json", json.dumps(rows, indent=2))
+    cols = ("step", "status", "seconds", "met", "result", "target")
+    cells = [[("-" if r[c] is None else ("yes" if r[c] is True else "no" if r[c] is False else str(r[c])))
+              for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(x[i]) for x in cells]) for i, c in enumerate(cols)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    table = "\n".join([fmt.format(*cols), fmt.format(*("-" * w for w in widths))] + [fmt.format(*x) for x in cells])
+    return rows, table

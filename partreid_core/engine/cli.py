@@ -111,11 +111,12 @@ def _eval(args) -> int:
 
 
 def _sweep(args) -> int:
+    from ..experiments.launchers import from_args
     from ..experiments.sweep import load_sweep, run_sweep
 
     statuses = run_sweep([load_sweep(f) for f in args.file], out=args.out, dry_run=args.dry_run,
                          device=args.device, workers=args.workers, only=args.only, seeds=args.seeds,
-                         **({"restart": True} if args.restart else {}))
+                         launcher=from_args(args), **({"restart": True} if args.restart else {}))
     for s in statuses:
         print(f"{s['status']:8s} {s['path']}")
     return 1 if any(s["status"].startswith("failed") for s in statuses) else 0
@@ -206,6 +207,8 @@ def _bench_models(args) -> int:
 
 def register(sub, group) -> None:
     """Add this subsystem's subcommands to the top-level parser (see partreid_core.cli)."""
+    from ..experiments.launchers import add_cli_args as add_launcher_args
+
     p = sub.add_parser("train", help="train a model from a recipe and profile; writes results/<experiment>/<run>/",
                        epilog=_recipes_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_args(p)
@@ -244,6 +247,7 @@ def register(sub, group) -> None:
     p.add_argument("--restart", action="store_true", help="train every run without a record from scratch, "
                    "ignoring its checkpoint (a sweep otherwise resumes runs whose config is unchanged)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    add_launcher_args(p)
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("analyze", help="run analysis hooks on trained checkpoints and add their arrays to the runs' "

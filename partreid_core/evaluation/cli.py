@@ -11,7 +11,7 @@ def _bench_eval(args) -> int:
         raise SystemExit(f"--device {args.device}: CUDA is not available on this machine")
     r = run_bench(scale=args.scale, queries=args.queries, gallery=args.gallery, dim=args.dim,
                   ref_queries=args.ref_queries, chunk_size=args.chunk_size, threads=args.threads,
-                  device=args.device, seed=args.seed)
+                  device=args.device, seed=args.seed, rerank=args.rerank)
     if args.out:
         from ..experiments.records import write_bench
 
@@ -38,5 +38,7 @@ def register(sub, group) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i] (default: cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random features (default: 0)")
+    p.add_argument("--rerank", action="store_true",
+                   help="also time k-reciprocal re-ranking + evaluation of the re-ranked distances on --device")
     p.add_argument("--out", help="also write a benchmark record (JSON) to this path, e.g. results/bench/eval-cpu.json")
     p.set_defaults(func=_bench_eval)

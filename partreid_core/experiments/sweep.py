@@ -110,7 +110,7 @@ def _failed(e: BaseException) -> str:
 
 def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results", dry_run: bool = False,
               train_fn: Callable[..., Any] | None = None, workers: int = 1, only: list[str] | None = None,
-              seeds: list[int] | None = None, **train_kwargs: Any) -> list[dict[str, Any]]:
+              seeds: list[int] | None = None, launcher: Any = None, **train_kwargs: Any) -> list[dict[str, Any]]:
     """Run the grid(s); a run whose ``metrics.json`` exists is skipped. Returns one status dict per run.
 
     ``only`` keeps the named variants (one arm of an ablation on a small budget); with several sweep files
@@ -122,6 +122,8 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
     between them (on 2 cores, two 1-thread runs beat one 2-thread run by about 20% in images/s).
     A run that fails (e.g. a NaN loss) is reported as ``failed: <message>`` and the others go on; a run
     that another process is training (its lock is held) is reported as ``running elsewhere``.
+    ``launcher`` (a :class:`~partreid_core.experiments.launchers.LauncherConfig`) sends each run to its own
+    cluster job instead (see :mod:`partreid_core.experiments.launchers`).
     """
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -151,6 +153,10 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
                 status.append({**row, "status": "planned"})
             else:
                 todo.append((row, name, cfg))
+    if launcher is not None and launcher.name != "local":
+        from .launchers import submit_points
+
+        return status + submit_points(todo, out, launcher, train_kwargs)
     if workers <= 1 or train_fn is not None or len(todo) <= 1:
         if train_fn is None:
             from ..engine.trainer import train as train_fn
