@@ -36,18 +36,29 @@
 # to learn at all from scratch: the OSNet family, MPN, RMGL, CGPN and MGN. The chapter, the recipe file and the
 # recalibration section of {doc}`synthreid` say how.
 
-# %%
-import os
+# %% tags=["remove-cell"]
+# Opened on Colab (or in any kernel without the project): clone the repository, run records included, and install it.
+try:
+    import partreid_core  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/partreid/partreid", "partreid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "partreid"], check=True)
+    sys.path.insert(0, "partreid")
+
+# %% tags=["remove-input"]
+from partreid_core.reporting.paths import repository_root, results_root, shown
 
 PROFILE = "cpu"          # the comparison's runs: "cpu" (synth-s); "gpu" (synth-m) once a GPU has run them
 DATASET = "synth-s"
-RESULTS = os.environ.get("PARTREID_RESULTS", "results")
+RESULTS_DIR = results_root()   # $PARTREID_RESULTS, else the repository's results/, wherever the chapter runs
 RETRAIN = False          # True: run the missing robustness evaluations and the benchmark (needs the checkpoints)
 
-# %%
+# %% tags=["remove-input"]
 import subprocess
 import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -56,15 +67,15 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from partreid_core.experiments.comparison import METHODS, ROBUSTNESS_LEVELS, run_robustness
-from partreid_core.reporting import provenance
 from partreid_core.reporting import comparison as cmp
+from partreid_core.reporting import provenance
 from partreid_core.reporting.papers import STATUSES
 
 pd.set_option("display.max_colwidth", 100)
 pd.set_option("display.width", 200)
 
-ROOT = Path(cmp.__file__).resolve().parents[2]
-RESULTS_DIR = Path(RESULTS) if Path(RESULTS).is_absolute() else ROOT / RESULTS
+ROOT = repository_root()
+RESULTS = shown(RESULTS_DIR)   # as a reader types it at the repository root
 BENCH_RECIPES = [m.bench for m in METHODS]
 
 if RETRAIN:
@@ -105,7 +116,7 @@ cmp.format_comparison(table).set_index("method")
 
 # %% [markdown]
 # **The `gpu` profile on `synth-m`** (paper input sizes, ImageNet-sized backbones, paper epochs) needs a GPU. No
-# GPU was lent to the sessions that made these records, so that half of the table is still to be run. The
+# gpu-profile record exists yet, so that half of the table is still to be run. The
 # command is in the reproducibility appendix. The cell below shows whatever gpu records exist.
 
 # %%
@@ -121,7 +132,7 @@ print(f"{len(gpu_runs)} gpu-profile runs on record" + ("" if len(gpu_runs) else 
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
 order = [m.label for m in METHODS]
 palette = {m.label: ("#7f7f7f" if m.kind == "baseline" else "#1f77b4") for m in METHODS}
-for ax, metric in zip(axes, ["rank1", "mAP"]):
+for ax, metric in zip(axes, ["rank1", "mAP"], strict=False):
     if not runs.empty:
         sns.stripplot(data=runs, y="method", x=metric, order=order, hue="method", palette=palette, size=6,
                       ax=ax, legend=False)
@@ -141,7 +152,7 @@ fig.tight_layout()
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 for ax, (col, label, scale) in zip(axes, [("macs", "multiply-adds per image (M)", 1e6),
-                                          ("train_images_per_s", "training images/s", 1.0)]):
+                                          ("train_images_per_s", "training images/s", 1.0)], strict=False):
     t = table.dropna(subset=[col, "mAP"])
     for r in t.itertuples():
         ax.errorbar(getattr(r, col) / scale, r.mAP, yerr=0 if np.isnan(r.mAP_std) else r.mAP_std, fmt="o",
@@ -170,8 +181,8 @@ print(f"{len(rob.groupby(['method', 'seed', 'knob'])) if not rob.empty else 0} r
 knobs = list(ROBUSTNESS_LEVELS)
 fig, axes = plt.subplots(1, len(knobs), figsize=(15, 4.2))
 styles = {m.label: ("--" if m.kind == "baseline" else "-") for m in METHODS}
-colors = dict(zip(order, sns.color_palette("tab10", len(order))))
-for ax, knob in zip(axes, knobs):
+colors = dict(zip(order, sns.color_palette("tab10", len(order)), strict=False))
+for ax, knob in zip(axes, knobs, strict=False):
     sel = rob[rob.knob == knob] if not rob.empty else rob
     levels = [str(v) for v in ROBUSTNESS_LEVELS[knob]]
     for meth, g in sel.groupby("method", sort=False):
