@@ -70,8 +70,14 @@ def _serve(handler_cls, **kw) -> ThreadingHTTPServer:
 
 
 def load_pages(html_root: Path, pages: list[str], chromium: str, profile_dir: Path,
-               screenshot: tuple[str, Path] | None = None, timeout: float = 60) -> BrowserReport:
-    """Load each page (path relative to ``html_root``) in headless Chromium; return what was requested."""
+               screenshot: tuple[str, Path] | None = None, timeout: float = 60,
+               screenshots: dict[str, Path] | None = None) -> BrowserReport:
+    """Load each page (path relative to ``html_root``) in headless Chromium; return what was requested.
+
+    ``screenshot`` (one page, one PNG) and ``screenshots`` (page -> PNG) save what a reader sees of those pages."""
+    shots = dict(screenshots or {})
+    if screenshot:
+        shots[screenshot[0]] = screenshot[1]
     report = BrowserReport()
 
     class Local(SimpleHTTPRequestHandler):
@@ -102,8 +108,7 @@ def load_pages(html_root: Path, pages: list[str], chromium: str, profile_dir: Pa
         for page in pages:
             out = subprocess.run([*common, "--dump-dom", base + page], capture_output=True, text=True, timeout=timeout)
             report.doms[page] = out.stdout
-        if screenshot:
-            page, png = screenshot
+        for page, png in shots.items():
             png.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run([*common, "--window-size=1280,1600", f"--screenshot={png}", base + page],
                            capture_output=True, text=True, timeout=timeout)
@@ -111,3 +116,96 @@ def load_pages(html_root: Path, pages: list[str], chromium: str, profile_dir: Pa
         local.shutdown()
         trap.shutdown()
     return report
+
+
+class _Outputs(html.parser.HTMLParser):
+    """The text and the image sources inside a page's cell outputs (``div.cell_output``), as myst-nb renders them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0               # > 0 while inside a cell output
+        self.text: list[str] = []
+        self.images: list[str] = []
+        self.tracebacks = 0          # outputs rendered as an error (myst-nb: class "output traceback")
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if self.depth:
+            self.depth += tag not in VOID_TAGS
+        elif tag == "div" and "cell_output" in classes:
+            self.depth = 1
+        if self.depth and "traceback" in classes:
+            self.tracebacks += 1
+        if self.depth and tag == "img" and a.get("src"):
+            self.images.append(a["src"])
+
+    def handle_endtag(self, tag):
+        if self.depth and tag not in VOID_TAGS:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
+
+
+VOID_TAGS = {"img", "br", "hr", "input", "meta", "link", "source", "wbr", "col", "area", "base", "embed"}
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def page_outputs(dom: str) -> _Outputs:
+    """What a page's cell outputs hold: their text, their images, and how many are rendered errors."""
+    p = _Outputs()
+    p.feed(dom)
+    return p
+
+
+@dataclass
+class ImageStats:
+    width: int
+    height: int
+    ink: float        # share of pixels that differ from the image's background colour
+    colour: float     # share of pixels with a visible hue (max - min channel > 40 of 255)
+    interiors: int    # enclosed background regions of at least 1 % of the image (the insides of axes frames)
+    clean: int        # of those, the ones that are exact rectangles: nothing drawn inside the frame
+
+
+def image_stats(path: Path) -> ImageStats:
+    """How much an output image draws, and whether its axes hold anything."""
+    import numpy as np
+    from PIL import Image
+    from scipy import ndimage
+
+    with Image.open(path) as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+    flat = rgb.reshape(-1, 3)
+    values, counts = np.unique(flat, axis=0, return_counts=True)
+    background = values[counts.argmax()]
+    paper = np.abs(rgb - background).max(axis=2) <= 16          # (H, W) bool: background pixels
+    ink = float(1 - paper.mean())
+    colour = float(((flat.max(axis=1) - flat.min(axis=1)) > 40).mean())
+    labels, n = ndimage.label(paper)
+    border = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
+    interiors = clean = 0
+    for k, box in enumerate(ndimage.find_objects(labels), start=1):
+        if k in border:
+            continue
+        area = int((labels[box] == k).sum())
+        if area < 0.01 * paper.size:
+            continue
+        interiors += 1
+        # an untouched frame: inside its bounding box (less the antialiased rim) there is only background, bar a
+        # few pixels of a neighbour's tick labels (0.2 %; one plotted line already marks about 1 %)
+        inner = tuple(slice(b.start + 2, b.stop - 2) for b in box)
+        clean += bool((~paper[inner]).mean() < 0.002)
+    return ImageStats(rgb.shape[1], rgb.shape[0], ink, colour, interiors, clean)
+
+
+def looks_empty(stats: ImageStats) -> bool:
+    """A blank image, or a figure whose axes are empty: every axes interior is an untouched rectangle and nothing
+    in the image has a colour (frames, ticks and titles are black and grey; any plotted data splits or marks an
+    interior, and matplotlib draws data in colour by default) and the marks are sparse (below 8 % ink: frames and
+    labels, not an image)."""
+    if stats.ink < 0.002:
+        return True
+    return stats.interiors > 0 and stats.clean == stats.interiors and stats.colour < 0.0005 and stats.ink < 0.08
