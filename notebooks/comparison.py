@@ -103,7 +103,7 @@ print("AP conventions: mAP = non-interpolated (torchreid, Market-1501 code); mAP
 # are within the noise. GlobalPool and PAL (GP+PS) share one inference graph, and their inference rates show
 # the size of that noise.
 
-# %%
+# %% tags=["hide-input"]
 table = cmp.comparison_table(RESULTS_DIR, PROFILE, DATASET)
 bench = cmp.load_bench(RESULTS_DIR, PROFILE)
 if bench.empty:
@@ -119,7 +119,7 @@ cmp.format_comparison(table).set_index("method")
 # gpu-profile record exists yet, so that half of the table is still to be run. The
 # command is in the reproducibility appendix. The cell below shows whatever gpu records exist.
 
-# %%
+# %% tags=["hide-input"]
 gpu_runs = cmp.method_runs(RESULTS_DIR, profile="gpu")
 print(f"{len(gpu_runs)} gpu-profile runs on record" + ("" if len(gpu_runs) else " — pending a GPU"))
 
@@ -128,7 +128,7 @@ print(f"{len(gpu_runs)} gpu-profile runs on record" + ("" if len(gpu_runs) else 
 #
 # The spread matters as much as the mean. A method with one seed is shown but not ranked against the others.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
 order = [m.label for m in METHODS]
 palette = {m.label: ("#7f7f7f" if m.kind == "baseline" else "#1f77b4") for m in METHODS}
@@ -149,7 +149,7 @@ fig.tight_layout()
 #
 # Each point is one method: mAP against inference multiply-adds and against training throughput on this machine.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 for ax, (col, label, scale) in zip(axes, [("macs", "multiply-adds per image (M)", 1e6),
                                           ("train_images_per_s", "training images/s", 1.0)], strict=False):
@@ -174,7 +174,7 @@ fig.tight_layout()
 # isolates it. The models were trained at misalignment 0.3, occlusion 0 and domain A. `partreid robustness --knob
 # <knob>` makes the records (`results/comparison-robustness/`).
 
-# %%
+# %% tags=["hide-input"]
 rob = cmp.robustness_runs(RESULTS_DIR)
 print(f"{len(rob.groupby(['method', 'seed', 'knob'])) if not rob.empty else 0} robustness records "
       f"({rob.method.nunique() if not rob.empty else 0} methods)")
@@ -206,7 +206,7 @@ fig.tight_layout()
 # Methods differ in clean accuracy, so the fair comparison is **how much of its own mAP a method keeps**. The table
 # gives the relative drop from the first to the last level: the lower it is, the more robust the method.
 
-# %%
+# %% tags=["hide-input"]
 drops = pd.concat([cmp.robustness_drop(rob, k).assign(knob=k) for k in knobs], ignore_index=True) \
     if not rob.empty else pd.DataFrame(columns=["method", "knob", "relative drop %"])
 if not drops.empty:
@@ -220,7 +220,7 @@ if not drops.empty:
 # becomes a test on the per-seed relative drops: the method should lose a smaller share of its mAP than the
 # baseline it builds on. Welch's t-test at 5 %, equivalence margin 2 points of relative drop.
 
-# %%
+# %% tags=["hide-input"]
 rclaims = cmp.robustness_claims(rob)
 rclaims[["knob", "claim", "artefact", "statement", "expected", "observed", "seeds", "verdict"]]
 
@@ -232,11 +232,11 @@ rclaims[["knob", "claim", "artefact", "statement", "expected", "observed", "seed
 # "pending runs" while none of its claims has a record. "of which no records" counts the inconclusive claims whose
 # runs have not been made yet: they are missing evidence, not negative evidence.
 
-# %%
+# %% tags=["hide-input"]
 card = cmp.scorecard(RESULTS_DIR).set_index("paper")
 card
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
 card[list(STATUSES)].plot.barh(stacked=True, ax=axes[0],
                                color=["#2ca02c", "#bbbbbb", "#ffbf00", "#ff7f0e", "#d62728"])
@@ -258,7 +258,7 @@ fig.tight_layout()
 # three seeds. The robustness number is the share of its own mAP a method keeps at the last misalignment and
 # occlusion levels.
 
-# %%
+# %% tags=["hide-input"]
 ranked = table[table.seeds >= 3].sort_values("mAP", ascending=False).reset_index(drop=True)
 keep = (100 - drops.pivot(index="method", columns="knob", values="relative drop %")) if not drops.empty else None
 lines = []

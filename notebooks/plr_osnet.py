@@ -119,7 +119,7 @@ status.groupby(["sweep", "variant"], sort=False).status.agg(lambda s: s.iloc[0] 
 # The p1 sweep is the chapter's heart (about 30 run-minutes on one core); the p2 sweeps add the ablations and the
 # detected regime. The table above says which runs have records; a missing one is marked where it would appear.
 
-# %%
+# %% tags=["hide-input"]
 runs = chapter.load_runs(RESULTS_DIR)
 cams = chapter.cam_runs(runs) if not runs.empty else pd.DataFrame()
 if not runs.empty:
@@ -136,7 +136,7 @@ if not runs.empty:
 #   parameters each time the module is called, so OSNet's shared aggregation gate counts four times per block. It
 #   also skips the two SAM γ scalars, which are held by non-leaf modules.
 
-# %%
+# %% tags=["hide-input"]
 size = models_table(["osnet", "plr_osnet"], input_size=(256, 128))
 size_view = pd.DataFrame({
     "paper params": size.paper_params,
@@ -159,12 +159,12 @@ size_view
 # Per-module breakdown of PLR-OSNet (§III-B, Fig. 2), and the torchreid-style counts of the ablation variants and of
 # the x0.25 model the cpu sweeps train at 128×64:
 
-# %%
+# %% tags=["hide-input"]
 plr_full = build_model("plr_osnet", 751).eval()
 breakdown = module_table(plr_full, input_size=(256, 128))
 breakdown
 
-# %%
+# %% tags=["hide-input"]
 variant_sizes = {   # the full x1.0 model is the plr_osnet row of the table above
     "no attention (PLR-T6)": ({"attention": False}, (256, 128), (3_280_144, 1_113_965_520)),
     "no global branch (PLR-T4)": ({"global_branch": False}, (256, 128), (2_016_024, 998_513_040)),
@@ -184,7 +184,7 @@ pd.DataFrame(rows).set_index("variant")
 # The diagram is drawn from the module above; the output shapes come from a real forward pass at 256×128 (table
 # above, column `output_shape`).
 
-# %%
+# %% tags=["hide-input"]
 shapes = breakdown.output_shape.to_dict()
 fig, ax = plt.subplots(figsize=(11, 3.6))
 ax.set_xlim(0, 11)
@@ -234,7 +234,7 @@ plt.show()
 # of 60 iterations, at a peak of 1.5e-3 instead of 3.5e-4 (see the deviations: from scratch, 3.5e-4 does not
 # learn at this budget).
 
-# %%
+# %% tags=["hide-input"]
 def lr_curve(profile: str, overrides: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     cfg = resolve_config("plr_osnet", profile, overrides or {})
     e = np.arange(cfg.train.epochs)
@@ -276,7 +276,7 @@ checks.style.format({"ours": "{:.4e}", "paper (§IV-B)": "{:.4e}"})
 # AP as in torchreid). They need the real data sets and ImageNet initialisation, so they are **reference only**.
 # PLR-OSNet's row is the paper's claim, and OSNet's row is quoted from the OSNet paper.
 
-# %%
+# %% tags=["hide-input"]
 T1 = pd.DataFrame([
     ("KPM (CVPR'18)", 75.3, 90.1), ("MLFN (CVPR'18)", 74.4, 90.0), ("CRF (CVPR'18)", 81.6, 93.5),
     ("HA-CNN (CVPR'18)", 75.7, 91.2), ("PCB (ECCV'18)", 81.6, 93.8), ("Manacs (ECCV'18)", 82.3, 93.1),
@@ -302,7 +302,7 @@ display(T2)
 # %% [markdown]
 # ## PLR-T3: CUHK03 767/700, labeled and detected (reference + synthetic analogue)
 
-# %%
+# %% tags=["hide-input"]
 nan = float("nan")
 T3 = pd.DataFrame([
     ("DaRe+RE (CVPR'18)", 61.6, 66.1, 59.0, 63.3), ("MLFN (CVPR'18)", 49.2, 54.7, 47.8, 52.8),
@@ -323,7 +323,7 @@ T3
 # line up with body parts, as with CUHK03's detector boxes. The paper's CUHK03 values are shown beside ours
 # only as a reference, because the absolute levels are not comparable.
 
-# %%
+# %% tags=["hide-input"]
 def mean_std(values: pd.Series) -> str:
     v = values.dropna()
     if v.empty:
@@ -368,7 +368,7 @@ t3_syn
 # The chart type of Fig. 1 cannot be recovered from the text. We draw a scatter of the methods
 # that appear in both Table II and Table III (detected). It uses published numbers only.
 
-# %%
+# %% tags=["hide-input"]
 both = T2.join(T3[["D mAP", "D Rank-1"]], how="inner").dropna()
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 for ax, (x, y) in zip(axes, [("mAP", "D mAP"), ("Rank-1", "D Rank-1")], strict=False):
@@ -389,7 +389,7 @@ plt.show()
 # branch's losses at full weight and a 2048-d test feature. The paper's rows are Market-1501 and CUHK03-detected;
 # our rows are synth-s at the default misalignment.
 
-# %%
+# %% tags=["hide-input"]
 T4 = pd.DataFrame({"Market mAP": [86.9, 88.9], "Market R1": [94.6, 95.6], "Duke mAP": [79.8, 81.2],
                    "Duke R1": [90.2, 91.6], "CUHK03-L mAP": [77.5, 80.5], "CUHK03-L R1": [81.2, 84.6],
                    "CUHK03-D mAP": [73.4, 77.2], "CUHK03-D R1": [77.6, 80.4]}, index=["No", "Yes"])
@@ -407,7 +407,7 @@ ablation_table([("Yes (plr_osnet)", "plr_osnet", 88.9, 95.6), ("No (local_only)"
 # 4 stripe CEs (torchreid's `DeepSupervision` convention; Eq. (1) writes a sum). Triplet and center
 # losses stay on the concatenated vector, and the test feature is unchanged.
 
-# %%
+# %% tags=["hide-input"]
 T5 = pd.DataFrame({"Market mAP": [85.6, 88.9], "Market R1": [94.4, 95.6], "Duke mAP": [77.0, 81.2],
                    "Duke R1": [89.4, 91.6], "CUHK03-L mAP": [79.4, 80.5], "CUHK03-L R1": [83.1, 84.6],
                    "CUHK03-D mAP": [74.7, 77.2], "CUHK03-D R1": [78.4, 80.4]},
@@ -418,7 +418,7 @@ print("PLR-T5 — synthetic ablation (paper column: Market-1501 for default boxe
 ablation_table([("single, default boxes", "plr_osnet", 88.9, 95.6),
                 ("multiple, default boxes", "multiple_id", 85.6, 94.4)], "plr_osnet")
 
-# %%
+# %% tags=["hide-input"]
 ablation_table([("single, detected boxes", "detected/plr_osnet", 77.2, 80.4),
                 ("multiple, detected boxes", "detected/multiple_id", 74.7, 78.4)], "detected/plr_osnet")
 
@@ -430,7 +430,7 @@ ablation_table([("single, detected boxes", "detected/plr_osnet", 77.2, 80.4),
 # per-stripe ID accuracy of the multiple-ID model on held-out images of training identities. It was **not run**:
 # it needs a held-out split of the training identities and a hook that the sweeps do not include.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 for ax, single in zip(axes, (False, True), strict=False):
     ax.set_xlim(0, 10)
@@ -466,7 +466,7 @@ plt.show()
 # recipe, seeds and data). The hard margin is 0.3 (torchreid's default; the paper gives no value). Table VII
 # reports CUHK03 only; on Market and Duke the text says the soft margin gave "no observable improvement".
 
-# %%
+# %% tags=["hide-input"]
 T6 = pd.DataFrame({"Market mAP": [88.4, 88.9], "Market R1": [95.0, 95.6], "Duke mAP": [81.0, 81.2],
                    "Duke R1": [90.8, 91.6], "CUHK03-L mAP": [79.5, 80.5], "CUHK03-L R1": [82.4, 84.6],
                    "CUHK03-D mAP": [76.8, 77.2], "CUHK03-D R1": [79.4, 80.4]}, index=["No", "Yes"])
@@ -496,7 +496,7 @@ ablation_table([("full (attention, soft margin)", "plr_osnet", 88.9, 95.6),
 #
 # Below: six query images of the first PLR-OSNet record, with their part masks and the five maps.
 
-# %%
+# %% tags=["hide-input"]
 def first_record(key: str) -> dict | None:
     sel = runs[runs.key == key].sort_values("seed") if not runs.empty else runs
     for p in sel.get("path", []):
@@ -541,7 +541,7 @@ else:
 # image), the fraction of CAM mass on body pixels, and the mass on each part class. Values are means over the 64
 # scored images, then mean ± std over seeds.
 
-# %%
+# %% tags=["hide-input"]
 if cams.empty:
     print("PLR-F4: no plr_cam statistics yet")
 else:
@@ -557,7 +557,7 @@ else:
 # near stripe p, and it leaks through the receptive field. The part maps should also overlap one another less
 # than each overlaps with itself.
 
-# %%
+# %% tags=["hide-input"]
 def mean_arrays(key: str, name: str) -> tuple[np.ndarray | None, list[str]]:
     arrs, names = [], []
     for p in runs.loc[runs.key == key, "path"] if not runs.empty else []:
@@ -607,7 +607,7 @@ else:
 # PLR-T3's. The record comes from `partreid ranklist --checkpoint checkpoints/plr_osnet-core/osnet-s0/last.pt
 # --against checkpoints/plr_osnet-core/plr_osnet-s0/last.pt --out results/ranklists/plr_osnet-vs-osnet-s0`.
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.reporting.figures import show_rank_list
 
 print(show_rank_list(RESULTS_DIR / "ranklists" / "plr_osnet-vs-osnet-s0", "OSNet", "PLR-OSNet",
@@ -626,11 +626,11 @@ plt.show()
 # Keys `detected/…` are runs in the detected-box regime. `plr_osnet:part4` is the part-4 Grad-CAM map of the
 # PLR-OSNet runs.
 
-# %%
+# %% tags=["hide-input"]
 claims = chapter.claims_table(RESULTS_DIR)
 claims[["claim", "artefact", "statement", "expected", "observed", "seeds", "verdict"]]
 
-# %%
+# %% tags=["hide-input"]
 def claim_line(r: pd.Series) -> str:
     """One sentence on what the records show for a claim (computed, so it stays true as records arrive)."""
     if r.observed.startswith("no records"):
