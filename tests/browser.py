@@ -166,8 +166,8 @@ class ImageStats:
     height: int
     ink: float        # share of pixels that differ from the image's background colour
     colour: float     # share of pixels with a visible hue (max - min channel > 40 of 255)
-    interiors: int    # enclosed background regions of at least 1 % of the image (the insides of axes frames)
-    clean: int        # of those, the ones that are exact rectangles: nothing drawn inside the frame
+    frames: int       # axes frames: large, sparse ink outlines (with the ticks and grid lines joined to them)
+    empty: int        # of those, the frames with nothing larger than a glyph of text inside
 
 
 def image_stats(path: Path) -> ImageStats:
@@ -181,31 +181,27 @@ def image_stats(path: Path) -> ImageStats:
     flat = rgb.reshape(-1, 3)
     values, counts = np.unique(flat, axis=0, return_counts=True)
     background = values[counts.argmax()]
-    paper = np.abs(rgb - background).max(axis=2) <= 16          # (H, W) bool: background pixels
-    ink = float(1 - paper.mean())
+    inked = np.abs(rgb - background).max(axis=2) > 16           # (H, W) bool
     colour = float(((flat.max(axis=1) - flat.min(axis=1)) > 40).mean())
-    labels, n = ndimage.label(paper)
-    border = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
-    interiors = clean = 0
+    labels, _ = ndimage.label(inked, structure=np.ones((3, 3)))
+    frames = empty = 0
     for k, box in enumerate(ndimage.find_objects(labels), start=1):
-        if k in border:
-            continue
-        area = int((labels[box] == k).sum())
-        if area < 0.01 * paper.size:
-            continue
-        interiors += 1
-        # an untouched frame: inside its bounding box (less the antialiased rim) there is only background, bar a
-        # few pixels of a neighbour's tick labels (0.2 %; one plotted line already marks about 1 %)
-        inner = tuple(slice(b.start + 2, b.stop - 2) for b in box)
-        clean += bool((~paper[inner]).mean() < 0.002)
-    return ImageStats(rgb.shape[1], rgb.shape[0], ink, colour, interiors, clean)
+        h, w = box[0].stop - box[0].start, box[1].stop - box[1].start
+        mine = labels[box] == k
+        if h * w < 0.02 * inked.size or min(h, w) < 40 or mine.mean() > 0.15:
+            continue                  # not an axes outline: small, thin, or dense (an image, bars joined to it)
+        frames += 1
+        inner = (slice(box[0].start + 3, box[0].stop - 3), slice(box[1].start + 3, box[1].stop - 3))
+        content, n = ndimage.label(inked[inner] & (labels[inner] != k), structure=np.ones((3, 3)))
+        big = [b for b in ndimage.find_objects(content) if b is not None and
+               (b[0].stop - b[0].start > 0.15 * h or b[1].stop - b[1].start > 0.15 * w)]
+        empty += not big              # only glyphs inside (a "not run yet" note, tick-free), no line, bar or image
+    return ImageStats(rgb.shape[1], rgb.shape[0], float(inked.mean()), colour, frames, empty)
 
 
 def looks_empty(stats: ImageStats) -> bool:
-    """A blank image, or a figure whose axes are empty: every axes interior is an untouched rectangle and nothing
-    in the image has a colour (frames, ticks and titles are black and grey; any plotted data splits or marks an
-    interior, and matplotlib draws data in colour by default) and the marks are sparse (below 8 % ink: frames and
-    labels, not an image)."""
+    """A blank image, or a figure whose every axes is empty: nothing inside any frame is larger than a glyph of
+    text (grid lines join the frame), and nothing in the image has a colour (matplotlib draws data in colour)."""
     if stats.ink < 0.002:
         return True
-    return stats.interiors > 0 and stats.clean == stats.interiors and stats.colour < 0.0005 and stats.ink < 0.08
+    return stats.frames > 0 and stats.empty == stats.frames and stats.colour < 0.0005

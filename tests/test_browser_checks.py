@@ -23,10 +23,19 @@ def _three_empty_axes(fig):
     fig.suptitle("X2")
 
 
+def _noted_empty_axes(fig):
+    """What a chapter without its records drew: gridded axes with a note in the middle (CGPN-X1 before the fix)."""
+    for ax in fig.subplots(1, 2):
+        ax.grid(alpha=0.3)
+        ax.text(0.5, 0.5, "not run yet", ha="center")
+        ax.set_ylabel("mAP (%)")
+
+
 FIGURES = {
     "blank": (lambda fig: None, True),
     "empty axes": (_empty_axes, True),
     "three empty axes": (_three_empty_axes, True),
+    "gridded axes with a note": (_noted_empty_axes, True),
     "line": (lambda fig: fig.subplots().plot([0, 1, 2], [1, 3, 2], marker="o"), False),
     "black line": (lambda fig: fig.subplots().plot([0, 1, 2], [1, 3, 2], color="k"), False),
     "bars": (lambda fig: fig.subplots().bar([0, 1], [2, 3]), False),
@@ -37,7 +46,7 @@ FIGURES = {
 @pytest.mark.parametrize("name", FIGURES)
 def test_empty_figures_are_told_from_figures_with_data(name, tmp_path):
     draw, empty = FIGURES[name]
-    fig = plt.figure(figsize=(6, 4))
+    fig = plt.figure(figsize=(10, 4))
     draw(fig)
     fig.savefig(tmp_path / "f.png", dpi=100)
     plt.close(fig)
