@@ -468,6 +468,13 @@ plt.tight_layout()
 plt.show()
 
 # %% tags=["hide-input"]
+def share(x):
+    """Mean over seeds and images of an upper-body share; NaN, without a warning, where no image put any
+    Grad-CAM mass on the body (the share is undefined there)."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 cos_rows = []
 for variant in ("cgpn", "cgpn4_unsup", "cgpn2_fine", "cgpn1_noloc", "cgpn_globaltriplet"):
     arrays = x2_stats(variant)
@@ -479,9 +486,10 @@ for variant in ("cgpn", "cgpn4_unsup", "cgpn2_fine", "cgpn1_noloc", "cgpn_global
     cos = np.stack([a["cgpn_parts/head_target_cos"] for a in arrays]).mean(0)    # (K, 6)
     for ci, cond in enumerate(hooks.CONDITIONS):
         cos_rows.append({"variant": variant, "condition": cond,
-                         "Grad-CAM upper share, conv_1 heads": np.nanmean(upper[:, ci, 0:6:2]),
-                         "Grad-CAM upper share, conv_2 heads": np.nanmean(upper[:, ci, 1:6:2]),
-                         "Grad-CAM upper share, b1 upper / lower stripe": f"{np.nanmean(upper[:, ci, 6]):.2f} / {np.nanmean(upper[:, ci, 7]):.2f}",
+                         "Grad-CAM upper share, conv_1 heads": share(upper[:, ci, 0:6:2]),
+                         "Grad-CAM upper share, conv_2 heads": share(upper[:, ci, 1:6:2]),
+                         "Grad-CAM upper share, b1 upper / lower stripe":
+                             f"{share(upper[:, ci, 6]):.2f} / {share(upper[:, ci, 7]):.2f}",
                          "cos(f_g1, f_gl1)": cos[ci, 0:6:2].mean(), "cos(f_g2, f_gl2)": cos[ci, 1:6:2].mean()})
 display(pd.DataFrame(cos_rows).round(3) if cos_rows else "CGPN-X2: not run yet")
 
