@@ -75,9 +75,7 @@ def load_pages(html_root: Path, pages: list[str], chromium: str, profile_dir: Pa
     """Load each page (path relative to ``html_root``) in headless Chromium; return what was requested.
 
     ``screenshot`` (one page, one PNG) and ``screenshots`` (page -> PNG) save what a reader sees of those pages."""
-    shots = dict(screenshots or {})
-    if screenshot:
-        shots[screenshot[0]] = screenshot[1]
+    shots = list((screenshots or {}).items()) + ([screenshot] if screenshot else [])
     report = BrowserReport()
 
     class Local(SimpleHTTPRequestHandler):
@@ -108,7 +106,7 @@ def load_pages(html_root: Path, pages: list[str], chromium: str, profile_dir: Pa
         for page in pages:
             out = subprocess.run([*common, "--dump-dom", base + page], capture_output=True, text=True, timeout=timeout)
             report.doms[page] = out.stdout
-        for page, png in shots.items():
+        for page, png in shots:
             png.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run([*common, "--window-size=1280,1600", f"--screenshot={png}", base + page],
                            capture_output=True, text=True, timeout=timeout)

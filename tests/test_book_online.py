@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +42,15 @@ def test_publish_tooling_is_installed_by_the_book_extra():
     book = re.search(r"^book = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(), re.S | re.M)
     assert book and '"ghp-import' in book.group(1)
     assert "publish:" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.heavy
+def test_every_chapter_page_offers_its_notebook(built_book):
+    """Binder and Colab open notebooks/<name>.ipynb; the download menu serves the executed .ipynb and the .py."""
+    html, _ = built_book
+    for page in sorted((html / "notebooks").glob("*.html")):
+        text, stem = page.read_text(), page.stem
+        assert f"colab.research.google.com/github/partreid/partreid/blob/main/notebooks/{stem}.ipynb" in text, page
+        assert f"mybinder.org/v2/gh/partreid/partreid/main?urlpath=tree/notebooks/{stem}.ipynb" in text, page
+        assert "download-notebook-button" in text and "download-source-button" in text, page
+        assert (html / "_sources" / "notebooks" / f"{stem}.ipynb").is_file(), page
