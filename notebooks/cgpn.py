@@ -104,7 +104,7 @@ for name, sw in load_chapter_sweeps().items():
 display(pd.DataFrame(status))
 
 # %% [markdown]
-# The table above lists every sweep of the chapter (28 cpu-profile runs; the study caps a chapter at 30). `p1_supervision`
+# The table above lists every sweep of the chapter and how many of its planned runs have records. `p1_supervision`
 # (CGPN vs CGPN-4, 3 seeds) is the chapter's heart and runs first; the `p2_*` sweeps complete CGPN-T2, add MGN,
 # the other triplet reading and the S-occluded training condition. Every table and figure below renders whatever
 # subset of records exists.
@@ -616,7 +616,7 @@ else:
 # %% [markdown]
 # ## Not run
 #
-# * **CGPN-X4** (`min_frac`, MSE weight, `mse_detach_target` sweeps): beyond the study's cap of 30 runs per chapter.
+# * **CGPN-X4** (`min_frac`, MSE weight, `mse_detach_target` sweeps): not run.
 # * The S-occluded training condition (`p2_occluded.yaml`: CGPN, CGPN-2, CGPN-4 trained and tested at occlusion
 #   0.6, truncation 0.3) and CGPN-4b (plain GMP global): not run.
 #

@@ -32,7 +32,7 @@
 # detection. The paper's central claim (§1, §5.2) is that robustness; Table 1 (MPN-T1) attributes the gain to
 # the components.
 #
-# **What this chapter runs** (sweeps in `partreid_core/experiments/sweeps/mpn/`, 30 cpu-profile runs in all):
+# **What this chapter runs** (sweeps in `partreid_core/experiments/sweeps/mpn/`):
 #
 # | file | experiment | variants (3 seeds each) | question |
 # |---|---|---|---|
@@ -43,7 +43,7 @@
 #
 # Every run also stores, at the end of training, MPN-X1 (the test split re-rendered at misalignment 0, 0.3, 0.6,
 # 0.9), MPN-X3 (conv1 channel importance per part) and MPN-X4 (Grad-CAM of every part task scored against the
-# ground-truth body strips). Not run (the study caps a chapter at 30 cpu-profile runs): the C1-S, C2-S and CF-alone rows of Table 1, the
+# ground-truth body strips). Not run: the C1-S, C2-S and CF-alone rows of Table 1, the
 # prior variants (MPN-T2), the alignment variants (MPN-T3) and soft sharing (MPN-F9); they are single config
 # switches (`MPN_VARIANTS`) that the `gpu` profile can run. The AT-at-test comparison (MPN-X5) needs no
 # training: it was computed on the trained checkpoints.
@@ -375,14 +375,14 @@ if len(t1):
 # %% [markdown]
 # ### MPN-T2: Table 2, type of body-part prior (paper; not run here)
 # All rows are MPN° (sharing + CF, no CA) with a different AT input. Pending: the variants `T2/uniform`, `T2/roi`,
-# `T2/mask_roi` of `MPN_VARIANTS` (3 × 3 runs) are beyond the 30-run cap.
+# `T2/mask_roi` of `MPN_VARIANTS` (3 × 3 runs) were not run.
 
 # %% tags=["hide-input"]
 md_table(PAPER_TABLES["2"])
 
 # %% [markdown]
 # ### MPN-T3: Table 3, variants of feature-space alignment (paper; not run here)
-# No parameter sharing, no CA. Pending: `T3/batch`, `T3/sample`, `T3/sample_dsa`, `T3/class` (beyond the 30-run cap).
+# No parameter sharing, no CA. Pending: `T3/batch`, `T3/sample`, `T3/sample_dsa`, `T3/class` (not run).
 
 # %% tags=["hide-input"]
 md_table(PAPER_TABLES["3"])
@@ -691,7 +691,7 @@ else:
 # MPN° trained with SynthReID's exact masks degraded on purpose (`MPNConfig.prior_noise`): the body boundaries
 # jitter by up to noise/6 of the map height (±1 row of the 8-row map) and a fraction noise/2 of the images fall back
 # to uniform division, as when the parser misses the head or the legs. Noise 0 is MPN° of `mpn-t1`; MT Only (no
-# prior at all) is the floor. Alignment variants under noise would be a further comparison; those runs are beyond the 30-run cap.
+# prior at all) is the floor. Alignment variants under noise would be a further comparison; those runs were not run.
 
 # %% tags=["hide-input"]
 noise_pts = [(0.0, "mpn_noca"), (0.5, "noise0p5"), (1.0, "noise1")]

@@ -108,7 +108,7 @@ status.groupby(["sweep", "variant"], sort=False).status.agg(lambda s: s.iloc[0] 
                                                             f"{(s == 'record').sum()}/{len(s)} seeds")
 
 # %% [markdown]
-# The chapter runs 30 cpu-profile runs (variants × 3 seeds), the study's cap per chapter:
+# The chapter's cpu-profile sweeps (variants × seeds):
 #
 # | sweep | experiment | variants | purpose |
 # |---|---|---|---|

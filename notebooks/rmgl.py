@@ -728,7 +728,7 @@ else:
 # %% [markdown]
 # ### Figures not reproduced
 #
-# - **RMGL-F7** (RSA parameters p_c, r_c^min, r_w^min): 3 × ~8 values × 3 seeds is beyond the study's cap of 30 runs per chapter.
+# - **RMGL-F7** (RSA parameters p_c, r_c^min, r_w^min): 3 × ~8 values × 3 seeds (about 70 runs) were not run.
 #   Paper trend: flat for p_c 0.3–0.6, worse at p_c = 1; r_c^min ≈ 0.7 best.
 # - **RMGL-F8** (partition number n ∈ {2, 3, 4, 6}): paper: n = 2 best on Market/CUHK03, 3 on Duke/MSMT17. Not run.
 # - **RMGL-F10** (triplet margin) and **RMGL-F11** (weight decay): not run; paper: margin 0.4–0.6 best, soft worst;
