@@ -116,14 +116,17 @@ def test_problems_are_decided_from_the_records(tmp_path, monkeypatch):
     sw.profile, sw.dataset = sw.profile or "cpu", sw.dataset or "synth-s"
     runs = [cfg for _, cfg in plan(sw)]
     line = "p2_mgn: not run yet: partreid sweep partreid_core/experiments/sweeps/cgpn/p2_mgn.yaml --out results"
-    for cfg in runs[:-1]:   # all but one run recorded: "not run yet" is true
+
+    def record(cfg):   # the two files that make a record complete (records.is_complete), with one run id
         d = run_dir(tmp_path, cfg.experiment, cfg.run_name)
         d.mkdir(parents=True)
-        (d / "metrics.json").write_text("{}")
+        for name in ("config.json", "metrics.json"):
+            (d / name).write_text('{"run_id": "r"}')
+
+    for cfg in runs[:-1]:   # all but one run recorded: "not run yet" is true
+        record(cfg)
     assert problems("cgpn", _notebook(line)) == []
-    last = run_dir(tmp_path, runs[-1].experiment, runs[-1].run_name)
-    last.mkdir(parents=True)
-    (last / "metrics.json").write_text("{}")
+    record(runs[-1])
     sweep_complete.cache_clear()
     assert len(problems("cgpn", _notebook(line))) == 1   # every run recorded: the chapter lost its records
     tb = problems("cgpn", _notebook(f"{TRACEBACK}:\n  File x"))
