@@ -866,11 +866,13 @@ EXPLAIN = {
     "contradicted": "the evidence goes against the paper at this scale (significantly the other way).",
     "no effect": "the difference is practically zero: its 95% CI lies inside the claim's margin.",
     "inconclusive": "the seeds do not separate the two variants (or the runs are missing).",
+    "contradicted": "the evidence goes against the paper at this scale (significantly the other way).",
+    "no effect": "the difference is too small to matter at this scale (its 95% CI lies inside the margin).",
 }
 lines = []
 for _, row in claims.iterrows():
     lines.append(f"- **{row['claim']}** ({row['artefact']}): {row['statement']}. Observed {row['observed']} "
-                 f"on `{row['metric']}`: **{row['verdict']}**; {EXPLAIN[row['verdict']]}")
+                 f"on `{row['metric']}`: **{row['verdict']}**; {EXPLAIN.get(row['verdict'], '')}")
 Markdown("\n".join(lines))
 
 # %% [markdown]
