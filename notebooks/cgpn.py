@@ -17,7 +17,7 @@
 # # CGPN: coarse-grained part features with supervised global features
 #
 # Mao, Cao, Li, Jia, Zheng, *Integrating Coarse Granularity Part-level Features with Supervised Global-level
-# Features for Person Re-identification*, arXiv 2010.07675 (v1, 2020). Spec: `papers/cgpn.md`.
+# Features for Person Re-identification*, arXiv 2010.07675 (v1, 2020).
 #
 # **No public code exists for CGPN; `partreid_core.models.cgpn` is, as far as we know, its first open
 # implementation.** CGPN is an MGN-style three-branch ResNet-50 (split after `res_conv4_1`). Each branch has
@@ -32,18 +32,30 @@
 # (part-missing box) knobs and exact part masks let us measure both the accuracy and the mechanism.
 #
 # The paper contradicts itself on where the triplet loss goes (§3.2): paragraph 1 and the ablation text put it
-# on the local features too, paragraph 2 on the global features only. The default here is the spec's reading
+# on the local features too, paragraph 2 on the global features only. The default here is the first reading
 # (`CGPNConfig.local_triplet=True`, triplet on all 12 features); the other reading is run once (one seed).
 
-# %%
-import os
+# %% tags=["remove-cell"]
+# Opened on Colab (or in any kernel without the project): clone the repository, run records included, and install it.
+try:
+    import partreid_core  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/partreid/partreid", "partreid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "partreid"], check=True)
+    sys.path.insert(0, "partreid")
+
+# %% tags=["remove-input"]
+from partreid_core.reporting.paths import results_root, shown
 
 PROFILE = "cpu"
 DATASET = "synth-s"
-RESULTS = os.environ.get("PARTREID_RESULTS", "results")
+RESULTS_DIR = results_root()   # $PARTREID_RESULTS, else the repository's results/, wherever the chapter runs
 RETRAIN = False
 
-# %%
+# %% tags=["remove-input"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -53,7 +65,7 @@ import torch
 from IPython.display import Markdown, display
 
 from partreid_core.analysis.chapter_hooks import cgpn as hooks
-from partreid_core.data import PART_CLASSES, build_dataset
+from partreid_core.data import build_dataset
 from partreid_core.experiments import records
 from partreid_core.experiments.sweep import load_sweep, run_sweep
 from partreid_core.models import build_model
@@ -65,6 +77,7 @@ torch.set_num_threads(2)
 pd.set_option("display.max_colwidth", 90)
 SWEEP_DIR = Path(chapter.__file__).parents[2] / "experiments" / "sweeps" / "cgpn"
 SWEEPS = {p.stem: p for p in sorted(SWEEP_DIR.glob("*.yaml"))}
+RESULTS = shown(RESULTS_DIR)   # as a reader types it at the repository root
 
 
 def load_chapter_sweeps():
@@ -77,9 +90,9 @@ def load_chapter_sweeps():
 
 
 if RETRAIN:
-    run_sweep(list(load_chapter_sweeps().values()), out=RESULTS)
+    run_sweep(list(load_chapter_sweeps().values()), out=RESULTS_DIR)
 
-runs = chapter.run_table(RESULTS)
+runs = chapter.run_table(RESULTS_DIR)
 status = []
 for name, sw in load_chapter_sweeps().items():
     for variant in sw.variants:
@@ -91,7 +104,7 @@ for name, sw in load_chapter_sweeps().items():
 display(pd.DataFrame(status))
 
 # %% [markdown]
-# The table above lists every sweep of the chapter (budget: 28 cpu-profile runs, at most 30). `p1_supervision`
+# The table above lists every sweep of the chapter and how many of its planned runs have records. `p1_supervision`
 # (CGPN vs CGPN-4, 3 seeds) is the chapter's heart and runs first; the `p2_*` sweeps complete CGPN-T2, add MGN,
 # the other triplet reading and the S-occluded training condition. Every table and figure below renders whatever
 # subset of records exists.
@@ -102,7 +115,7 @@ display(pd.DataFrame(status))
 # The schematic is drawn from the `CGPNConfig` of a model instance, and the shape table comes from a dummy forward
 # of the cpu-profile model (ResNet-50 topology at width 0.25, 128×64 input), not from the paper's figure.
 
-# %%
+# %% tags=["hide-input"]
 model = build_model("cgpn", 200, {"backbone": {"width": 0.25}}).eval()
 x = torch.zeros(2, 3, 128, 64)
 with torch.no_grad():
@@ -149,11 +162,11 @@ plt.show()
 #
 # Both drawings come from `partreid_core.models.cgpn.windows`, the function the model uses. With a 24-row map
 # (the paper's 384×128 input) the coarse windows of branch 3 cover 3/4 and 1/2 of the map; the main text's "two
-# 2/3" is a typo (spec §9 #13). In CGPN-2 (F4) branch 1 is unchanged: with N = 2 a stripe is already half the map.
+# 2/3" is a typo (the caption of Fig. 3 gives 3h/4, 3h/4, h/2, h/2, h/2). In CGPN-2 (F4) branch 1 is unchanged: with N = 2 a stripe is already half the map.
 
-# %%
+# %% tags=["hide-input"]
 def draw_windows(ax_row, fine, h=24, w=8):
-    for ax, n in zip(ax_row, (2, 3, 4)):
+    for ax, n in zip(ax_row, (2, 3, 4), strict=False):
         wins = windows(n, 0.5, fine)
         b = stripe_bounds(h, n)
         for k, (s, e) in enumerate(wins):
@@ -161,7 +174,7 @@ def draw_windows(ax_row, fine, h=24, w=8):
             ax.add_patch(plt.Rectangle((x0, 0), w, h, fc="white", ec="0.6"))
             for r in b[1:-1]:
                 ax.plot([x0, x0 + w], [h - r, h - r], color="0.6", lw=0.6)
-            ax.add_patch(plt.Rectangle((x0, h - b[e]), w, b[e] - b[s], fc="C%d" % k, alpha=0.5))
+            ax.add_patch(plt.Rectangle((x0, h - b[e]), w, b[e] - b[s], fc=f"C{k}", alpha=0.5))
             ax.text(x0 + w / 2, -2.5, f"f_l{k + 1}\nrows {b[s]}–{b[e]}\n{(b[e] - b[s]) / h:.2f}", ha="center",
                     va="top", fontsize=7)
         ax.set_xlim(-1, 5 * (w + 3))
@@ -186,14 +199,14 @@ assert [len(windows(n)) for n in (2, 3, 4)] == [2, 2, 5]
 # The paper's Fig. 1 shows CUHK03 people that are occluded or cut off. Here: four SynthReID identities rendered
 # under the S-occluded setting (occlusion 0.6, truncation 0.3); the tags come from the generator's metadata.
 
-# %%
+# %% tags=["hide-input"]
 ds_occ = build_dataset(DATASET, occlusion=0.6, truncation=0.3)
 manifest = ds_occ.manifest("gallery")
 pids = sorted({s.pid for s in manifest if s.pid > 0})[:4]   # pid 0 = distractors
 idx = [s.index for pid in pids for s in [m for m in manifest if m.pid == pid][:6]]
 views = ds_occ.render("gallery", idx, (128, 64))
 fig, axes = plt.subplots(len(pids), 6, figsize=(8, 2.3 * len(pids)))
-for ax, k in zip(axes.flat, range(len(idx))):
+for ax, k in zip(axes.flat, range(len(idx)), strict=False):
     ax.imshow(views.images[k].permute(1, 2, 0).numpy())
     tag = ("part-missing" if views.meta["truncated"][k] > 0 else
            "occluded" if views.meta["n_occluders"][k] > 0 else "holistic")
@@ -206,11 +219,11 @@ plt.show()
 # %% [markdown]
 # ## CGPN-T1: comparison with the state of the art (reference) and our synthetic CGPN / MGN rows
 #
-# The paper's Table 1 as transcribed in the spec (single query, no re-ranking, ImageNet-pretrained ResNet-50,
-# 384×128, 240 epochs). Its MGN row is the published MGN result under MGN's own recipe (§9 #27). CGPN does not say
+# The paper's Table 1 (§4.3; single query, no re-ranking, ImageNet-pretrained ResNet-50,
+# 384×128, 240 epochs). Its MGN row is the published MGN result under MGN's own recipe, not a retraining. CGPN does not say
 # which AP convention it uses; we compare in the non-interpolated `mAP` (see the evaluation-protocol chapter).
 
-# %%
+# %% tags=["hide-input"]
 T1 = pd.DataFrame([
     ("IDE", None, None, None, None, 22.2, 21.0), ("PAN", None, None, None, None, 36.9, 35.0),
     ("SVDNet", None, None, None, None, 40.9, 37.8), ("MGCAM", 83.8, 74.3, None, None, 50.1, 50.2),
@@ -234,14 +247,14 @@ ours_t1 = pd.DataFrame({
     f"synth-s {m}": {f"{name} (synthetic, ours)": mean_std(runs, v, m) for name, v in (("CGPN", "cgpn"), ("MGN", "mgn"))}
     for m in ("rank1", "mAP")})
 for m in ("rank1", "mAP"):
-    ours_t1[f"S-occluded {m}"] = [mean_std(runs, chapter.OCCLUDED_PREFIX + "cgpn", m), "not run (budget)"]
+    ours_t1[f"S-occluded {m}"] = [mean_std(runs, chapter.OCCLUDED_PREFIX + "cgpn", m), "not run"]
 display(ours_t1)
 print(provenance(runs[runs["variant"].isin(["cgpn", "mgn", "occ/cgpn"])]) if len(runs) else "no records yet")
 
 # %% [markdown]
 # MGN is retrained here with **CGPN's recipe** (`cgpn` recipe with `{model: mgn}`: one joint SGD update, flip
-# only, P×K 4×8, margin 1.2, per-feature terms summed), as the spec asks (§2.7) "so that only the architecture
-# differs". PAL's `pal_mgn` recipe would add random erasing, a larger batch and the alternating CE/triplet update:
+# only, P×K 4×8, margin 1.2, per-feature terms summed), so that only the architecture
+# differs. PAL's `pal_mgn` recipe would add random erasing, a larger batch and the alternating CE/triplet update:
 # a gap between it and CGPN would mix recipe and architecture, which is exactly the confound the paper's Table 1
 # has (87.1 vs 68.0 R1 on CUHK03). The MGN variant is the original MGN (global branch stride 2, global CE on the
 # 256-d reduction, no FC256), not PAL's.
@@ -254,7 +267,7 @@ print(provenance(runs[runs["variant"].isin(["cgpn", "mgn", "occ/cgpn"])]) if len
 # occlusion 0.6, truncation 0.3; closest to CUHK03). Absolute numbers are not comparable (from scratch, synthetic,
 # 600 iterations); the `gap` columns only put them side by side. The deltas (CGPN-T2b) are what the claims test.
 
-# %%
+# %% tags=["hide-input"]
 T2 = pd.DataFrame(chapter.TABLE2, index=T1.columns).T
 display(T2.style.format(precision=1).set_caption("CGPN-T2 (paper)"))
 
@@ -287,16 +300,16 @@ else:
 # asserted to match. Ours: mean over seeds of the variant minus the mean of the reference, with Welch's 95% CI in
 # the claims table below.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for (var, ref), stated in chapter.TABLE2B_TEXT.items():
     diff = (T2.loc[var] - T2.loc[ref]).round(1).to_numpy().reshape(3, 2)
     assert np.allclose(diff, np.asarray(stated)), (var, ref, diff, stated)
-    row = {"comparison": f"{var} − {ref}", "Market R1/mAP": "%+.1f / %+.1f" % tuple(diff[0]),
-           "Duke R1/mAP": "%+.1f / %+.1f" % tuple(diff[1]), "CUHK03 R1/mAP": "%+.1f / %+.1f" % tuple(diff[2])}
+    row = {"comparison": f"{var} − {ref}", "Market R1/mAP": "{:+.1f} / {:+.1f}".format(*tuple(diff[0])),
+           "Duke R1/mAP": "{:+.1f} / {:+.1f}".format(*tuple(diff[1])), "CUHK03 R1/mAP": "{:+.1f} / {:+.1f}".format(*tuple(diff[2]))}
     for label, prefix in (("ours synth-s R1/mAP", ""), ("ours S-occluded R1/mAP", chapter.OCCLUDED_PREFIX)):
         a, b = (runs[runs["variant"] == prefix + chapter.T2_VARIANTS[k]] if len(runs) else runs for k in (var, ref))
-        row[label] = ("%+.1f / %+.1f" % (a["rank1"].mean() - b["rank1"].mean(), a["mAP"].mean() - b["mAP"].mean())
+        row[label] = ("{:+.1f} / {:+.1f}".format(a["rank1"].mean() - b["rank1"].mean(), a["mAP"].mean() - b["mAP"].mean())
                       if len(a) and len(b) else "not run")
     rows.append(row)
 display(pd.DataFrame(rows).set_index("comparison"))
@@ -304,17 +317,17 @@ display(pd.DataFrame(rows).set_index("comparison"))
 # %% [markdown]
 # ## Claims
 #
-# One row per testable claim of the spec's §10 that the sweeps address. The verdict rule is the book's
+# One row per claim of the paper (§4.3–4.5, Tables 1–2) that the sweeps address. The verdict rule is the book's
 # (two-sided Welch t-test over seeds, α = 0.05; "not confirmed" also when the 95% CI lies within ±0.5 mAP points,
 # ±0.02 for the X2 shares). Metrics: `mAP` at the run's own test set; `occ90_mAP` / `trunc90_mAP` from the
 # CGPN-X1 hook (occlusion or truncation 0.9 on a clean base, no flip); `x2_peak_split` / `x2_cam_split` from the
 # CGPN-X2 hook (upper-body share of the `conv_1` heads minus that of the `conv_2` heads, holistic images).
 
-# %%
-claims = chapter.claims_table(RESULTS)
+# %% tags=["hide-input"]
+claims = chapter.claims_table(RESULTS_DIR)
 display(claims[["claim", "artefact", "statement", "expected", "observed", "seeds", "verdict"]])
 
-# %%
+# %% tags=["hide-input"]
 WHAT = {
     "C3": "whether the MSE supervision of the global heads improves retrieval at the default knobs",
     "C3-occ": "whether it helps more when training and testing under heavy occlusion and truncation",
@@ -367,7 +380,7 @@ display(Markdown("\n".join(lines)))
 # The identities and per-image draws are the same at every level, so the curves isolate the knob. No flip-TTA here
 # (to keep the hook under a minute per run), which is why level 0 differs from the headline mAP.
 
-# %%
+# %% tags=["hide-input"]
 def knob_curves(df, variants, ax_occ, ax_trunc, metric="mAP"):
     for variant in variants:
         rs = df[df["variant"] == variant]
@@ -418,7 +431,7 @@ if len(runs):
 # everywhere), which is why their maps look alike; for stripes, read the channel-peak chart. A head whose CAM is
 # zero on every image (possible after ReLU) gives no share (NaN).
 
-# %%
+# %% tags=["hide-input"]
 def x2_stats(variant):
     rs = runs[runs["variant"] == variant] if len(runs) else runs
     arrays = [records.load_analysis(p) for p in rs["path"] if (Path(p) / "analysis.npz").is_file()]
@@ -427,7 +440,7 @@ def x2_stats(variant):
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
 any_x2 = False
-for ci, (ax, cond) in enumerate(zip(axes, hooks.CONDITIONS)):
+for ci, (ax, cond) in enumerate(zip(axes, hooks.CONDITIONS, strict=False)):
     width = 0.38
     for vi, variant in enumerate(("cgpn", "cgpn4_unsup")):
         arrays = x2_stats(variant)
@@ -454,7 +467,14 @@ fig.suptitle("CGPN-X2: where the global heads' channels peak (dashed: area share
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
+def share(x):
+    """Mean over seeds and images of an upper-body share; NaN, without a warning, where no image put any
+    Grad-CAM mass on the body (the share is undefined there)."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 cos_rows = []
 for variant in ("cgpn", "cgpn4_unsup", "cgpn2_fine", "cgpn1_noloc", "cgpn_globaltriplet"):
     arrays = x2_stats(variant)
@@ -466,14 +486,14 @@ for variant in ("cgpn", "cgpn4_unsup", "cgpn2_fine", "cgpn1_noloc", "cgpn_global
     cos = np.stack([a["cgpn_parts/head_target_cos"] for a in arrays]).mean(0)    # (K, 6)
     for ci, cond in enumerate(hooks.CONDITIONS):
         cos_rows.append({"variant": variant, "condition": cond,
-                         "Grad-CAM upper share, conv_1 heads": np.nanmean(upper[:, ci, 0:6:2]),
-                         "Grad-CAM upper share, conv_2 heads": np.nanmean(upper[:, ci, 1:6:2]),
-                         "Grad-CAM upper share, b1 upper / lower stripe": "%.2f / %.2f" % (np.nanmean(upper[:, ci, 6]),
-                                                                                         np.nanmean(upper[:, ci, 7])),
+                         "Grad-CAM upper share, conv_1 heads": share(upper[:, ci, 0:6:2]),
+                         "Grad-CAM upper share, conv_2 heads": share(upper[:, ci, 1:6:2]),
+                         "Grad-CAM upper share, b1 upper / lower stripe":
+                             f"{share(upper[:, ci, 6]):.2f} / {share(upper[:, ci, 7]):.2f}",
                          "cos(f_g1, f_gl1)": cos[ci, 0:6:2].mean(), "cos(f_g2, f_gl2)": cos[ci, 1:6:2].mean()})
 display(pd.DataFrame(cos_rows).round(3) if cos_rows else "CGPN-X2: not run yet")
 
-# %%
+# %% tags=["hide-input"]
 arrays = x2_stats("cgpn")
 if arrays:
     a = arrays[0]
@@ -503,7 +523,7 @@ if arrays:
 # checkpoints/cgpn/cgpn2_fine-s*/last.pt --hooks cgpn_single_window`; `config.json` lists it under
 # `post_hoc_analysis`). CGPN's local windows are 1/2, 2/3 and 3/4 of the height; CGPN-2's fine stripes 1/2, 1/3, 1/4.
 
-# %%
+# %% tags=["hide-input"]
 x3_rows = []
 for rec in (runs.itertuples() if len(runs) else []):
     f = Path(rec.path) / "analysis.npz"
@@ -514,7 +534,7 @@ for rec in (runs.itertuples() if len(runs) else []):
         continue
     for name, frac, hol, occ, loss in zip(a["cgpn_single_window/names"], a["cgpn_single_window/height_frac"],
                                           a["cgpn_single_window/holistic_mAP"], a["cgpn_single_window/occluded_mAP"],
-                                          chapter.window_losses(a)):
+                                          chapter.window_losses(a), strict=False):
         x3_rows.append({"variant": rec.variant, "seed": rec.seed, "feature": str(name), "height": float(frac),
                         "holistic mAP": float(hol), "S-occluded mAP": float(occ), "relative loss %": float(loss)})
 x3 = pd.DataFrame(x3_rows)
@@ -549,10 +569,10 @@ else:
 # --against checkpoints/cgpn/cgpn-s0/last.pt --k 4 --test-knob occlusion=0.9
 # --out results/ranklists/cgpn-vs-mgn-occlusion0.9-s0`; the line under the figure counts all queries.
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.reporting.figures import show_rank_list
 
-print(show_rank_list(Path(RESULTS) / "ranklists" / "cgpn-vs-mgn-occlusion0.9-s0", "MGN", "CGPN",
+print(show_rank_list(RESULTS_DIR / "ranklists" / "cgpn-vs-mgn-occlusion0.9-s0", "MGN", "CGPN",
                      "CGPN-F5: top-4 at occlusion 0.9, MGN (upper) vs CGPN (lower); green = same identity"))
 plt.show()
 
@@ -560,9 +580,9 @@ plt.show()
 # ## The other reading of the triplet placement (one seed)
 #
 # `cgpn_globaltriplet` puts the triplet loss on the 3 global features only (§3.2 paragraph 2, MGN's convention).
-# It was run once, as the spec asks; one seed supports no verdict, so it is shown next to the default's seeds only.
+# We ran it once, as a check of the reading; one seed supports no verdict, so it is shown next to the default's seeds only.
 
-# %%
+# %% tags=["hide-input"]
 tri = runs[runs["variant"].isin(["cgpn", "cgpn_globaltriplet"])] if len(runs) else runs
 if len(tri):
     display(tri.groupby("variant")[["rank1", "mAP", "occ90_mAP", "trunc90_mAP"]].agg(["mean", "std", "count"]).round(2))
@@ -573,16 +593,16 @@ else:
 # ## CGPN-X5: training curves of the loss terms
 #
 # `L = L_softmax + L_triplet + L_mse` (weights 1). The MSE is the per-pair `F.mse_loss` (mean over batch and
-# channels) summed over the 6 pairs (§9 #5), CE and triplet are summed over their features (§9 #10). The curves
+# channels) summed over the 6 pairs, CE and triplet are summed over their features. The curves
 # show the scale each term actually has in training.
 
-# %%
+# %% tags=["hide-input"]
 main = runs[runs["variant"] == "cgpn"] if len(runs) else runs
 if len(main):
     fig, axes = plt.subplots(1, 4, figsize=(13, 3))
     for p in main["path"]:
         h = records.load_history(p)
-        for ax, col in zip(axes, ("loss/id", "loss/triplet", "loss/mse", "lr")):
+        for ax, col in zip(axes, ("loss/id", "loss/triplet", "loss/mse", "lr"), strict=False):
             if col in h:
                 ax.plot(h["epoch"], h[col], marker=".")
             ax.set_title(col)
@@ -594,26 +614,27 @@ else:
     print("not run yet: partreid sweep partreid_core/experiments/sweeps/cgpn/p1_supervision.yaml")
 
 # %% [markdown]
-# ## Not run in this session
+# ## Not run
 #
-# * **CGPN-X4** (`min_frac`, MSE weight, `mse_detach_target` sweeps): outside the 30-run budget; pending.
+# * **CGPN-X4** (`min_frac`, MSE weight, `mse_detach_target` sweeps): not run.
 # * The S-occluded training condition (`p2_occluded.yaml`: CGPN, CGPN-2, CGPN-4 trained and tested at occlusion
 #   0.6, truncation 0.3) and CGPN-4b (plain GMP global): not run.
 #
 # ## Deviations and resolved ambiguities
 #
-# Implementation choices (spec §9 and `partreid_core/models/cgpn.py`):
+# Implementation choices where the paper (§3.1–3.2, Fig. 2–3, Eq. (1)–(3)) is silent or inconsistent (all in
+# `partreid_core/models/cgpn.py`):
 #
-# * Last stride 1 in all three branches (§9 #1); global part = two `Conv2d(C, C, 1)` with bias, no BN/ReLU, each
-#   followed by GMP (§9 #2, #4); MSE targets = GMP of the upper / lower half of `T` (§9 #3), no stop-gradient (§9 #6).
-# * MSE = `F.mse_loss` per pair summed over 6 pairs, not Eq. 3's channel sum that would be ×C larger (§9 #5);
-#   12 CE and the triplets are summed over features (§9 #10); CE on the 256-d reductions (§9 #8); classifiers
-#   without bias (§9 #11); nothing shared between the 12 heads (§9 #12).
-# * Triplet on all 12 features (`local_triplet=True`, §9 #9b); the global-only reading run once (above).
-# * Branch-3 windows are 3/4 and 1/2 of the map, not "2/3" (§9 #13); the descriptor is all 12 features (§9 #14).
-# * CGPN-4 keeps the two-conv global head and only drops the MSE (§9 #23); CGPN-1 keeps the MSE (§9 #24); CGPN-3
-#   puts a triplet on each of its 9 local features (§9 #22).
-# * MGN is retrained with the `cgpn` recipe (§9 #27), as the original MGN (global branch stride 2, CE on the 256-d
+# * Last stride 1 in all three branches; global part = two `Conv2d(C, C, 1)` with bias, no BN/ReLU, each
+#   followed by GMP; MSE targets = GMP of the upper / lower half of `T`, no stop-gradient.
+# * MSE = `F.mse_loss` per pair summed over 6 pairs, not Eq. 3's channel sum that would be ×C larger;
+#   12 CE and the triplets are summed over features; CE on the 256-d reductions; classifiers
+#   without bias; nothing shared between the 12 heads.
+# * Triplet on all 12 features (`local_triplet=True`); the global-only reading run once (above).
+# * Branch-3 windows are 3/4 and 1/2 of the map, not "2/3"; the descriptor is all 12 features.
+# * CGPN-4 keeps the two-conv global head and only drops the MSE; CGPN-1 keeps the MSE; CGPN-3
+#   puts a triplet on each of its 9 local features.
+# * MGN is retrained with the `cgpn` recipe, as the original MGN (global branch stride 2, CE on the 256-d
 #   reductions), with CGPN's loss settings (margin 1.2, summed terms).
 # * Evaluation: Euclidean distance on the flip-averaged descriptor, single query, same-ID-same-camera gallery
 #   entries excluded; we report the non-interpolated mAP (the paper does not name its convention).

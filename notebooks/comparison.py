@@ -36,18 +36,29 @@
 # to learn at all from scratch: the OSNet family, MPN, RMGL, CGPN and MGN. The chapter, the recipe file and the
 # recalibration section of {doc}`synthreid` say how.
 
-# %%
-import os
+# %% tags=["remove-cell"]
+# Opened on Colab (or in any kernel without the project): clone the repository, run records included, and install it.
+try:
+    import partreid_core  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/partreid/partreid", "partreid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "partreid"], check=True)
+    sys.path.insert(0, "partreid")
+
+# %% tags=["remove-input"]
+from partreid_core.reporting.paths import repository_root, results_root, shown
 
 PROFILE = "cpu"          # the comparison's runs: "cpu" (synth-s); "gpu" (synth-m) once a GPU has run them
 DATASET = "synth-s"
-RESULTS = os.environ.get("PARTREID_RESULTS", "results")
+RESULTS_DIR = results_root()   # $PARTREID_RESULTS, else the repository's results/, wherever the chapter runs
 RETRAIN = False          # True: run the missing robustness evaluations and the benchmark (needs the checkpoints)
 
-# %%
+# %% tags=["remove-input"]
 import subprocess
 import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -56,15 +67,15 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from partreid_core.experiments.comparison import METHODS, ROBUSTNESS_LEVELS, run_robustness
-from partreid_core.reporting import provenance
 from partreid_core.reporting import comparison as cmp
+from partreid_core.reporting import provenance
 from partreid_core.reporting.papers import STATUSES
 
 pd.set_option("display.max_colwidth", 100)
 pd.set_option("display.width", 200)
 
-ROOT = Path(cmp.__file__).resolve().parents[2]
-RESULTS_DIR = Path(RESULTS) if Path(RESULTS).is_absolute() else ROOT / RESULTS
+ROOT = repository_root()
+RESULTS = shown(RESULTS_DIR)   # as a reader types it at the repository root
 BENCH_RECIPES = [m.bench for m in METHODS]
 
 if RETRAIN:
@@ -92,7 +103,7 @@ print("AP conventions: mAP = non-interpolated (torchreid, Market-1501 code); mAP
 # are within the noise. GlobalPool and PAL (GP+PS) share one inference graph, and their inference rates show
 # the size of that noise.
 
-# %%
+# %% tags=["hide-input"]
 table = cmp.comparison_table(RESULTS_DIR, PROFILE, DATASET)
 bench = cmp.load_bench(RESULTS_DIR, PROFILE)
 if bench.empty:
@@ -105,10 +116,10 @@ cmp.format_comparison(table).set_index("method")
 
 # %% [markdown]
 # **The `gpu` profile on `synth-m`** (paper input sizes, ImageNet-sized backbones, paper epochs) needs a GPU. No
-# GPU was lent to the sessions that made these records, so that half of the table is still to be run. The
+# gpu-profile record exists yet, so that half of the table is still to be run. The
 # command is in the reproducibility appendix. The cell below shows whatever gpu records exist.
 
-# %%
+# %% tags=["hide-input"]
 gpu_runs = cmp.method_runs(RESULTS_DIR, profile="gpu")
 print(f"{len(gpu_runs)} gpu-profile runs on record" + ("" if len(gpu_runs) else " — pending a GPU"))
 
@@ -117,11 +128,11 @@ print(f"{len(gpu_runs)} gpu-profile runs on record" + ("" if len(gpu_runs) else 
 #
 # The spread matters as much as the mean. A method with one seed is shown but not ranked against the others.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
 order = [m.label for m in METHODS]
 palette = {m.label: ("#7f7f7f" if m.kind == "baseline" else "#1f77b4") for m in METHODS}
-for ax, metric in zip(axes, ["rank1", "mAP"]):
+for ax, metric in zip(axes, ["rank1", "mAP"], strict=False):
     if not runs.empty:
         sns.stripplot(data=runs, y="method", x=metric, order=order, hue="method", palette=palette, size=6,
                       ax=ax, legend=False)
@@ -138,10 +149,10 @@ fig.tight_layout()
 #
 # Each point is one method: mAP against inference multiply-adds and against training throughput on this machine.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 for ax, (col, label, scale) in zip(axes, [("macs", "multiply-adds per image (M)", 1e6),
-                                          ("train_images_per_s", "training images/s", 1.0)]):
+                                          ("train_images_per_s", "training images/s", 1.0)], strict=False):
     t = table.dropna(subset=[col, "mAP"])
     for r in t.itertuples():
         ax.errorbar(getattr(r, col) / scale, r.mAP, yerr=0 if np.isnan(r.mAP_std) else r.mAP_std, fmt="o",
@@ -163,15 +174,15 @@ fig.tight_layout()
 # isolates it. The models were trained at misalignment 0.3, occlusion 0 and domain A. `partreid robustness --knob
 # <knob>` makes the records (`results/comparison-robustness/`).
 
-# %%
+# %% tags=["hide-input"]
 rob = cmp.robustness_runs(RESULTS_DIR)
 print(f"{len(rob.groupby(['method', 'seed', 'knob'])) if not rob.empty else 0} robustness records "
       f"({rob.method.nunique() if not rob.empty else 0} methods)")
 knobs = list(ROBUSTNESS_LEVELS)
 fig, axes = plt.subplots(1, len(knobs), figsize=(15, 4.2))
 styles = {m.label: ("--" if m.kind == "baseline" else "-") for m in METHODS}
-colors = dict(zip(order, sns.color_palette("tab10", len(order))))
-for ax, knob in zip(axes, knobs):
+colors = dict(zip(order, sns.color_palette("tab10", len(order)), strict=False))
+for ax, knob in zip(axes, knobs, strict=False):
     sel = rob[rob.knob == knob] if not rob.empty else rob
     levels = [str(v) for v in ROBUSTNESS_LEVELS[knob]]
     for meth, g in sel.groupby("method", sort=False):
@@ -195,7 +206,7 @@ fig.tight_layout()
 # Methods differ in clean accuracy, so the fair comparison is **how much of its own mAP a method keeps**. The table
 # gives the relative drop from the first to the last level: the lower it is, the more robust the method.
 
-# %%
+# %% tags=["hide-input"]
 drops = pd.concat([cmp.robustness_drop(rob, k).assign(knob=k) for k in knobs], ignore_index=True) \
     if not rob.empty else pd.DataFrame(columns=["method", "knob", "relative drop %"])
 if not drops.empty:
@@ -209,7 +220,7 @@ if not drops.empty:
 # becomes a test on the per-seed relative drops: the method should lose a smaller share of its mAP than the
 # baseline it builds on. Welch's t-test at 5 %, equivalence margin 2 points of relative drop.
 
-# %%
+# %% tags=["hide-input"]
 rclaims = cmp.robustness_claims(rob)
 rclaims[["knob", "claim", "artefact", "statement", "expected", "observed", "seeds", "verdict"]]
 
@@ -221,11 +232,11 @@ rclaims[["knob", "claim", "artefact", "statement", "expected", "observed", "seed
 # "pending runs" while none of its claims has a record. "of which no records" counts the inconclusive claims whose
 # runs have not been made yet: they are missing evidence, not negative evidence.
 
-# %%
+# %% tags=["hide-input"]
 card = cmp.scorecard(RESULTS_DIR).set_index("paper")
 card
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
 card[list(STATUSES)].plot.barh(stacked=True, ax=axes[0],
                                color=["#2ca02c", "#bbbbbb", "#ffbf00", "#ff7f0e", "#d62728"])
@@ -247,7 +258,7 @@ fig.tight_layout()
 # three seeds. The robustness number is the share of its own mAP a method keeps at the last misalignment and
 # occlusion levels.
 
-# %%
+# %% tags=["hide-input"]
 ranked = table[table.seeds >= 3].sort_values("mAP", ascending=False).reset_index(drop=True)
 keep = (100 - drops.pivot(index="method", columns="knob", values="relative drop %")) if not drops.empty else None
 lines = []

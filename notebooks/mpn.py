@@ -29,10 +29,10 @@
 # and the **class-wise feature alignment** L_CF (cosine distance between per-identity batch means of the MT and the
 # AT descriptors). At test the ATs and the prior are dropped: the MTs pool over the whole map on their selected
 # channels, which should make the 6 × 512 = 3072-d descriptor robust to detection misalignment with no part
-# detection. The paper's central claim (spec §10, C1) is that robustness; Table 1 (MPN-T1) attributes the gain to
+# detection. The paper's central claim (§1, §5.2) is that robustness; Table 1 (MPN-T1) attributes the gain to
 # the components.
 #
-# **What this chapter runs** (sweeps in `partreid_core/experiments/sweeps/mpn/`, 30 cpu-profile runs in all):
+# **What this chapter runs** (sweeps in `partreid_core/experiments/sweeps/mpn/`):
 #
 # | file | experiment | variants (3 seeds each) | question |
 # |---|---|---|---|
@@ -43,18 +43,32 @@
 #
 # Every run also stores, at the end of training, MPN-X1 (the test split re-rendered at misalignment 0, 0.3, 0.6,
 # 0.9), MPN-X3 (conv1 channel importance per part) and MPN-X4 (Grad-CAM of every part task scored against the
-# ground-truth body strips). Not run (outside the 30-run budget): the C1-S, C2-S and CF-alone rows of Table 1, the
+# ground-truth body strips). Not run: the C1-S, C2-S and CF-alone rows of Table 1, the
 # prior variants (MPN-T2), the alignment variants (MPN-T3) and soft sharing (MPN-F9); they are single config
-# switches (`MPN_VARIANTS`) for a later session or the GPU profile. The AT-at-test comparison (MPN-X5) needs no
+# switches (`MPN_VARIANTS`) that the `gpu` profile can run. The AT-at-test comparison (MPN-X5) needs no
 # training: it was computed on the trained checkpoints.
 
-# %%
+# %% tags=["remove-cell"]
+# Opened on Colab (or in any kernel without the project): clone the repository, run records included, and install it.
+try:
+    import partreid_core  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/partreid/partreid", "partreid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "partreid"], check=True)
+    sys.path.insert(0, "partreid")
+
+# %% tags=["remove-input"]
+from partreid_core.reporting.paths import repository_root, results_root, shown
+
 PROFILE = "cpu"
 DATASET = "synth-s"
-RESULTS = "results"
+RESULTS_DIR = results_root()   # $PARTREID_RESULTS, else the repository's results/, wherever the chapter runs
 RETRAIN = False
 
-# %%
+# %% tags=["remove-input"]
 import os
 from pathlib import Path
 
@@ -62,6 +76,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
 from partreid_core.experiments.records import load_analysis
 from partreid_core.experiments.sweep import load_sweep, plan, run_sweep
@@ -70,17 +85,12 @@ from partreid_core.reporting.papers import mpn as chapter
 
 torch.set_num_threads(1)
 # development overrides (e.g. smoke records in /tmp); the defaults above are what the book uses
-RESULTS = os.environ.get("PARTREID_RESULTS", RESULTS)
 PROFILE = os.environ.get("PARTREID_PROFILE", PROFILE)
 DATASET = os.environ.get("PARTREID_DATASET", DATASET)
 pd.set_option("display.max_colwidth", 120)
 
-
-import partreid_core
-
-ROOT = Path(partreid_core.__file__).resolve().parents[1]  # the repository whose partreid_core is imported
-if not Path(RESULTS).is_absolute() and not Path(RESULTS).exists():
-    RESULTS = str(ROOT / RESULTS)
+ROOT = repository_root()
+RESULTS = shown(RESULTS_DIR)   # as a reader types it at the repository root
 SWEEP_FILES = sorted((ROOT / "partreid_core/experiments/sweeps/mpn").glob("*.yaml"))
 
 
@@ -94,10 +104,10 @@ def sweeps_for_setting():
 
 
 if RETRAIN:
-    run_sweep([sw for _, sw in sweeps_for_setting()], out=RESULTS)
+    run_sweep([sw for _, sw in sweeps_for_setting()], out=RESULTS_DIR)
 
-recs = chapter.load(RESULTS, profile=PROFILE, dataset=DATASET)
-have = set(zip(recs.get("experiment", []), recs.get("run", [])))
+recs = chapter.load(RESULTS_DIR, profile=PROFILE, dataset=DATASET)
+have = set(zip(recs.get("experiment", []), recs.get("run", []), strict=False))
 status = []
 for f, sw in sweeps_for_setting():
     planned = [(cfg.experiment, cfg.run_name) for _, cfg in plan(sw)]
@@ -116,7 +126,7 @@ pd.DataFrame(status)
 # distance. **AP convention:** MPN's official code computes AP with the Market-1501 devkit's trapezoid rule
 # (see the evaluation-protocol chapter), so accuracy is compared in `mAP_trapezoid`; Rank-1 is convention-free.
 
-# %%
+# %% tags=["hide-input"]
 print(provenance(recs) if len(recs) else "no records for this setting yet")
 
 LABEL = {"baseline": "Baseline", "mt_only": "MT Only", "naive_mtl": "Naive MTL", "c1s_c2s": "+C1-S+C2-S",
@@ -167,12 +177,12 @@ def mean_std(df, col):
 
 
 # %% [markdown]
-# ## Paper tables (reference values, transcribed from the spec)
+# ## Paper tables (reference values, transcribed from the paper's §5)
 #
 # The paper reports Rank-1 and mAP (%) on Market-1501, DukeMTMC-reID, CUHK03 (new protocol, detected and labeled)
 # and MSMT17, ResNet-50 at 384×128 initialised from an IDE model, no re-ranking.
 
-# %%
+# %% tags=["remove-input"]
 PAPER_TABLES = {
     '1': [
         '| model | MTL | C1-S | C2-S | CF | CA | Market R1 | Market mAP | Duke R1 | Duke mAP | CUHK03-det R1 | CUHK03-det mAP | CUHK03-lab R1 | CUHK03-lab mAP |',
@@ -316,7 +326,7 @@ PAPER_TABLES = {
 
 
 def md_table(lines):
-    rows = [[c.strip().replace("**", "") for c in l.strip().strip("|").split("|")] for l in lines]
+    rows = [[c.strip().replace("**", "") for c in line.strip().strip("|").split("|")] for line in lines]
     return pd.DataFrame(rows[1:], columns=rows[0])
 
 
@@ -325,7 +335,7 @@ def md_table(lines):
 # MTL = MT and AT both present; C1-S / C2-S = conv1 / conv2 shared by each MT-AT pair; CF = class-wise feature
 # alignment; CA = channel attention. MPN° = MPN without CA.
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["1"])
 
 # %% [markdown]
@@ -334,7 +344,7 @@ md_table(PAPER_TABLES["1"])
 # (synthetic data, from scratch, 128×64, narrow backbone); the *ordering* and the differences between rows are what
 # the claims below test. Paper mAP is the trapezoid AP of the official code, compared with our `mAP_trapezoid`.
 
-# %%
+# %% tags=["hide-input"]
 T1_PAPER_MARKET = {"baseline": (94.2, 84.4), "mt_only": (94.4, 85.6), "naive_mtl": (94.6, 87.2),
                    "c1s_c2s": (95.8, 88.7), "mpn_noca": (96.1, 89.2), "mpn": (96.3, 89.4)}
 paper_t1 = {f"{v}/{m}": x for v, (r1, ap) in T1_PAPER_MARKET.items() for m, x in (("rank1", r1), ("mAP_trapezoid", ap))}
@@ -348,7 +358,7 @@ if len(t1):
 else:
     print("MPN-T1: no records yet (not run yet: partreid sweep partreid_core/experiments/sweeps/mpn/p1_t1.yaml)")
 
-# %%
+# %% tags=["hide-input"]
 if len(t1):
     m, s, _ = mean_std(t1, "mAP_trapezoid")
     order = [v for v in T1_ORDER if v in m.index]
@@ -365,16 +375,16 @@ if len(t1):
 # %% [markdown]
 # ### MPN-T2: Table 2, type of body-part prior (paper; not run here)
 # All rows are MPN° (sharing + CF, no CA) with a different AT input. Pending: the variants `T2/uniform`, `T2/roi`,
-# `T2/mask_roi` of `MPN_VARIANTS` (3 × 3 runs) did not fit the 30-run budget.
+# `T2/mask_roi` of `MPN_VARIANTS` (3 × 3 runs) were not run.
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["2"])
 
 # %% [markdown]
 # ### MPN-T3: Table 3, variants of feature-space alignment (paper; not run here)
-# No parameter sharing, no CA. Pending: `T3/batch`, `T3/sample`, `T3/sample_dsa`, `T3/class` (outside the budget).
+# No parameter sharing, no CA. Pending: `T3/batch`, `T3/sample`, `T3/sample_dsa`, `T3/class` (not run).
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["3"])
 
 # %% [markdown]
@@ -383,27 +393,27 @@ md_table(PAPER_TABLES["3"])
 # multiple query. No real benchmark can be reached from this study, and a SynthReID number would not be
 # comparable, so no "ours" row is added to Tables 4–7.
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["4"])
 
 # %% [markdown]
 # ### MPN-T5: Table 5, state of the art on DukeMTMC-reID (paper, reference only)
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["5"])
 
 # %% [markdown]
 # ### MPN-T6: Table 6, state of the art on CUHK03 new protocol (paper, reference only)
-# ‡ The SFT row has only two numbers in the source text, with no "–" placeholders; the spec places them under
+# ‡ The SFT row has only two numbers in the source text, with no "–" placeholders; we place them under
 # *Detected*, but they may belong to *Labeled*. Treat that row as uncertain.
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["6"])
 
 # %% [markdown]
 # ### MPN-T7: Table 7, state of the art on MSMT17 (paper, reference only)
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["7"])
 
 # %% [markdown]
@@ -412,10 +422,10 @@ md_table(PAPER_TABLES["7"])
 # counts at full width (ResNet-50, classifiers excluded); per-image times depend on the hardware and are not
 # reproduced on the shared CPU.
 
-# %%
+# %% tags=["hide-input"]
 md_table(PAPER_TABLES["8"])
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.models import build_model
 
 
@@ -437,7 +447,7 @@ t8["paper (M)"] = {"PCB-like (pcb, 6 stripes)": 26.8, "MPN°": 31.5}
 t8
 
 # %% [markdown]
-# Our MPN° count matches the spec's hand count (31,390,784, paper 31.5M); test-time MPN° has exactly the
+# Our MPN° count matches a hand count from the layer sizes of §3 (31,390,784; paper 31.5M, Table 8); test-time MPN° has exactly the
 # parameters of training minus the AT classifiers, so its train and test counts are equal, as in the paper. Our PCB
 # is PAL's version (6 × 1×1 conv 2048→256 + BN plus stripe heads), so its count differs slightly from the paper's
 # 26.8M.
@@ -450,7 +460,7 @@ t8
 # aspect error; the person and the per-image draws are fixed, only the box moves). Blue boxes: head and feet part
 # extents from the exact masks (detector error moves them); green: arms and legs (limb pose).
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.data import PART_CLASSES, build_dataset
 
 SIZE = (128, 64)
@@ -495,7 +505,7 @@ plt.show()
 # limits the height resolution to an eighth of the image. The quantitative companion, each channel's body-relative
 # height and conv1's per-part channel importance, is MPN-X3 below.
 
-# %%
+# %% tags=["hide-input"]
 f2 = [(r.seed, load_analysis(r.path)) for r in runs_of("mpn").sort_values("seed").itertuples()
       if (Path(r.path) / "analysis.npz").is_file()] if len(runs_of("mpn")) else []
 f2 = [(sd, a) for sd, a in f2 if "mpn_channel_maps/channels" in a]
@@ -547,7 +557,7 @@ else:
 # the upper and lower body boundaries (red), and the K = 6 equal strips between them (white) that become the AT
 # inputs P_1…P_6 after crop-and-resize (the map is 8 × 4 at 128×64, so the crop is resampled to 12 rows: 2 per strip).
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.models.mpn_priors import prior_from_masks
 
 st = renders[0.6]
@@ -573,10 +583,10 @@ plt.show()
 
 # %% [markdown]
 # ### MPN-F6: the channel-attention module
-# Shapes of one CA (spec §2.3, reduction 4), input the max-pooled 512-d part feature; its output re-weights the
+# Shapes of one CA (§3.3, reduction 4), input the max-pooled 512-d part feature; its output re-weights the
 # channels. At the cpu profile the part dimension is still 512 (only the backbone is narrow).
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.models.mpn import ChannelAttention
 
 ca = ChannelAttention(512, 4).eval()
@@ -595,7 +605,7 @@ pd.DataFrame(rows)
 # the whole map. The paper expects fixed image strips for the Baseline, near-identical maps for Naive MTL, and
 # head-to-feet maps in order for MPN. Target class = the top-1 logit (test identities are unseen).
 
-# %%
+# %% tags=["hide-input"]
 cam_rows = []
 for v in ["baseline", "mt_only", "naive_mtl", "mpn_noca", "mpn"]:
     r = runs_of(v)
@@ -619,7 +629,7 @@ else:
 # the tasks; a CAM spread evenly over the body ROI scores about 1/6 less its share off the body) and the mean
 # correlation between the six tasks' CAMs.
 
-# %%
+# %% tags=["hide-input"]
 mpn_runs = runs_of("mpn").sort_values("seed") if len(runs_of("mpn")) else runs_of("mpn")
 f8 = [load_analysis(p) for p in mpn_runs["path"] if (Path(p) / "analysis.npz").is_file()]
 f8 = [a for a in f8 if "mpn_nuisance_cams/groups" in a]
@@ -629,13 +639,13 @@ else:
     groups = [str(g) for g in f8[0]["mpn_nuisance_cams/groups"]]
     keys = [g.replace(" ", "_") for g in groups]
     part_cam_grid([(g, f8[0][f"mpn_nuisance_cams/{key}/images"][0], f8[0][f"mpn_nuisance_cams/{key}/maps"][0])
-                   for g, key in zip(groups, keys)],
+                   for g, key in zip(groups, keys, strict=False)],
                   "MPN-F8: MPN's part-task Grad-CAMs under one nuisance each (seed 0)")
     display(pd.DataFrame([{"group": g, "seeds": len(f8),
                            "hit rate (mean over tasks)": np.mean([a[f"mpn_nuisance_cams/{key}/hit_rate"].mean() for a in f8]),
                            "mean CAM correlation": np.mean([a[f"mpn_nuisance_cams/{key}/mean_correlation"].mean()
                                                             for a in f8])}
-                          for g, key in zip(groups, keys)]).set_index("group").round(3))
+                          for g, key in zip(groups, keys, strict=False)]).set_index("group").round(3))
 
 # %% [markdown]
 # ### MPN-F9: hard vs soft parameter sharing (pending)
@@ -650,13 +660,13 @@ else:
 # Each trained model (trained at misalignment 0.3) evaluated on the *same* test people re-rendered at misalignment
 # 0, 0.3, 0.6 and 0.9. The paper expects the uniform-strip Baseline to drop sharply, MT Only less and MPN least.
 
-# %%
+# %% tags=["hide-input"]
 x1_vars = [v for v in T1_ORDER if stacked(v, "mpn_misalignment/mAP_trapezoid") is not None]
 if x1_vars:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for v in x1_vars:
         lv = stacked(v, "mpn_misalignment/levels")[0]
-        for ax, key in zip(axes, ["mAP_trapezoid", "rank1"]):
+        for ax, key in zip(axes, ["mAP_trapezoid", "rank1"], strict=False):
             y = stacked(v, f"mpn_misalignment/{key}")
             ax.errorbar(lv, y.mean(0), yerr=y.std(0, ddof=1) if len(y) > 1 else None, marker="o", capsize=3,
                         label=f"{LABEL[v]} (n={len(y)})")
@@ -681,9 +691,9 @@ else:
 # MPN° trained with SynthReID's exact masks degraded on purpose (`MPNConfig.prior_noise`): the body boundaries
 # jitter by up to noise/6 of the map height (±1 row of the 8-row map) and a fraction noise/2 of the images fall back
 # to uniform division, as when the parser misses the head or the legs. Noise 0 is MPN° of `mpn-t1`; MT Only (no
-# prior at all) is the floor. The spec's C5 also compares alignment variants under noise; those runs did not fit.
+# prior at all) is the floor. Alignment variants under noise would be a further comparison; those runs were not run.
 
-# %%
+# %% tags=["hide-input"]
 noise_pts = [(0.0, "mpn_noca"), (0.5, "noise0p5"), (1.0, "noise1")]
 have_noise = [(x, v) for x, v in noise_pts if len(runs_of(v))]
 if have_noise:
@@ -705,11 +715,11 @@ else:
     print("MPN-X2: no records yet (not run yet: partreid sweep partreid_core/experiments/sweeps/mpn/p2_prior_noise.yaml)")
 
 # %% [markdown]
-# ### Alignment weight λ (spec §10 C11, not in the paper)
-# The paper fixes λ = 1 and sweeps nothing; the spec's optional claim is a broad optimum around λ ≈ 1. MPN° with
+# ### Alignment weight λ (our extension, not in the paper)
+# The paper fixes λ = 1 and sweeps nothing; our hypothesis is a broad optimum around λ ≈ 1. MPN° with
 # λ ∈ {0 (= +C1-S+C2-S), 0.3, 1 (= MPN°), 3}.
 
-# %%
+# %% tags=["hide-input"]
 lam_pts = [(0.0, "c1s_c2s"), (0.3, "lambda0p3"), (1.0, "mpn_noca"), (3.0, "lambda3")]
 have_lam = [(x, v) for x, v in lam_pts if len(runs_of(v))]
 if have_lam:
@@ -736,7 +746,7 @@ else:
 # top of the head, 1 = bottom of the feet). If conv1 selects part-relevant channels, the importance-weighted height
 # grows with k for MPN and stays flat for MT Only (the paper's argument in Sec. 3.1).
 
-# %%
+# %% tags=["hide-input"]
 x3_vars = [v for v in T1_ORDER if stacked(v, "mpn_channels/part_height") is not None]
 if x3_vars:
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.2))
@@ -771,7 +781,7 @@ else:
 # correlation between the 6 maps of an image (1 = all tasks look at the same place); **height slope** = how far the
 # CAM's body-relative height moves down per part (0 = no order; 1/6 ≈ 0.17 for perfect head-to-feet order).
 
-# %%
+# %% tags=["hide-input"]
 x4_rows = []
 for v in T1_ORDER + ["lambda0p3", "lambda3", "noise0p5", "noise1"]:
     r = runs_of(v)
@@ -784,7 +794,7 @@ for v in T1_ORDER + ["lambda0p3", "lambda3", "noise0p5", "noise1"]:
                                             f"{r['x4_cam_height_slope'].std(ddof=1):.3f}"})
 pd.DataFrame(x4_rows).set_index("model") if x4_rows else print("MPN-X4: no records yet")
 
-# %%
+# %% tags=["hide-input"]
 x4_vars = [v for v in T1_ORDER if stacked(v, "mpn_gradcam/cam_height") is not None]
 if x4_vars:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -818,7 +828,7 @@ if x4_vars:
 # trained checkpoints afterwards (`partreid analyze checkpoints/mpn-t1/mpn-s*/last.pt
 # checkpoints/mpn-t1/mpn_noca-s*/last.pt --hooks mpn_test_prior`; `post_hoc_analysis` in each `config.json`).
 
-# %%
+# %% tags=["hide-input"]
 x5_rows = []
 for rec in recs.itertuples():
     f = Path(rec.path) / "analysis.npz"
@@ -827,7 +837,7 @@ for rec in recs.itertuples():
     a = dict(np.load(f))
     if "mpn_test_prior/at_mAP" not in a:
         continue
-    for lv, at in zip(a["mpn_test_prior/levels"], a["mpn_test_prior/at_mAP"]):
+    for lv, at in zip(a["mpn_test_prior/levels"], a["mpn_test_prior/at_mAP"], strict=False):
         x5_rows.append({"variant": rec.variant, "seed": rec.seed, "test prior noise": float(lv),
                         "AT-at-test mAP": float(at), "MT (MPN's test feature) mAP": float(a["mpn_test_prior/mt_mAP"])})
 x5 = pd.DataFrame(x5_rows)
@@ -844,11 +854,11 @@ else:
 # equivalence margin (0.5 points for accuracy), else **inconclusive**. Accuracy is `mAP_trapezoid` (the paper's
 # convention); `x1_mAP_drop` = trapezoid mAP at misalignment 0 minus at 0.9 (lower = more robust).
 
-# %%
-claims = chapter.claims_table(RESULTS, profile=PROFILE, dataset=DATASET)
+# %% tags=["hide-input"]
+claims = chapter.claims_table(RESULTS_DIR, profile=PROFILE, dataset=DATASET)
 claims[["claim", "artefact", "statement", "metric", "expected", "observed", "seeds", "verdict"]]
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown
 
 EXPLAIN = {
@@ -856,11 +866,13 @@ EXPLAIN = {
     "contradicted": "the evidence goes against the paper at this scale (significantly the other way).",
     "no effect": "the difference is practically zero: its 95% CI lies inside the claim's margin.",
     "inconclusive": "the seeds do not separate the two variants (or the runs are missing).",
+    "contradicted": "the evidence goes against the paper at this scale (significantly the other way).",
+    "no effect": "the difference is too small to matter at this scale (its 95% CI lies inside the margin).",
 }
 lines = []
 for _, row in claims.iterrows():
     lines.append(f"- **{row['claim']}** ({row['artefact']}): {row['statement']}. Observed {row['observed']} "
-                 f"on `{row['metric']}`: **{row['verdict']}**; {EXPLAIN[row['verdict']]}")
+                 f"on `{row['metric']}`: **{row['verdict']}**; {EXPLAIN.get(row['verdict'], '')}")
 Markdown("\n".join(lines))
 
 # %% [markdown]
@@ -889,7 +901,7 @@ Markdown("\n".join(lines))
 # the paper's own lr with a warm-up, 8 identities per batch (4 show each classifier too few classes per step), no
 # erasing and 15 epochs, the same model reaches R1 76% (`results/diagnostics/mpn-from-scratch`).
 #
-# **Resolved ambiguities (spec §9, model docstrings):**
+# **Choices where the paper is silent or garbled** (ids are ours; the model docstrings say more):
 # - A1: ID loss = plain softmax CE summed over the 2K classifiers, batch-averaged (logged as `id` and `id_at`).
 # - A2: triplet = batch-hard on L2-normalised h with squared Euclidean distance and margin 0.4 (= cosine distance
 #   with α = 0.2), averaged over the violating anchors.

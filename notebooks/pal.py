@@ -17,7 +17,7 @@
 # # PAL: part awareness learning
 #
 # Huang, Yang, Lin, Huang, Xu, Wang, Chen, Huang. *Improve Person Re-Identification With Part Awareness
-# Learning.* IEEE TIP 29 (2020). Spec: `papers/pal.md`; models: `partreid_core/models/pal.py` (the PS head and
+# Learning.* IEEE TIP 29 (2020). Models: `partreid_core/models/pal.py` (the PS head and
 # the `*_ps` wrappers), `pcb.py`, `mgn.py`, `globalpool.py`.
 #
 # **The idea.** During training only, a light **part-segmentation (PS) head** reads the backbone's final feature map
@@ -36,31 +36,38 @@
 # single-part retrieval (PAL-F13) and how well the PS head segments (PAL-F14). Everything a figure needs was
 # computed at the end of each training run by the chapter's analysis hooks; the book never trains.
 
-# %%
+# %% tags=["remove-cell"]
+# Opened on Colab (or in any kernel without the project): clone the repository, run records included, and install it.
+try:
+    import partreid_core  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/partreid/partreid", "partreid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "partreid"], check=True)
+    sys.path.insert(0, "partreid")
+
+# %% tags=["remove-input"]
 import os
+
+from partreid_core.reporting.paths import repository_root, results_root, shown
 
 PROFILE = os.environ.get("PARTREID_PROFILE", "cpu")        # smoke | cpu | gpu
 DATASET = os.environ.get("PARTREID_DATASET", "synth-s")
-RESULTS = os.environ.get("PARTREID_RESULTS", "")       # "": this checkout's results/
+RESULTS_DIR = results_root()     # $PARTREID_RESULTS, else the repository's results/, wherever the chapter runs
 RETRAIN = False                                               # True: train the missing records (minutes to hours)
 
-# %%
-import sys
+# %% tags=["remove-input"]
 import warnings
 from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")   # tqdm.auto in a kernel without widgets
 
-# this checkout's partreid_core when run from the repository or notebooks/ (else the installed one)
-ROOT = next((p for p in (Path.cwd(), Path.cwd().parent) if (p / "partreid_core" / "__init__.py").is_file()), None)
-if ROOT is not None:
-    sys.path.insert(0, str(ROOT))
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-
 from IPython.display import Markdown, display
 
 from partreid_core.analysis import similarity_summary
@@ -72,19 +79,13 @@ from partreid_core.experiments.sweep import load_sweep, run_sweep
 from partreid_core.losses.segmentation import remap_part_labels
 from partreid_core.models.pal import HEAD_TYPES, PartSegmentationHead
 from partreid_core.models.registry import build_model
-from partreid_core.reporting import paper_vs_ours, provenance
+from partreid_core.reporting import provenance
 from partreid_core.reporting.papers import pal
-from partreid_core.experiments.records import results_root
-
-RESULTS = RESULTS or str(results_root())
 
 torch.set_num_threads(2)
 pd.set_option("display.max_colwidth", 120)
-if ROOT is None:
-    import partreid_core
-
-    ROOT = Path(partreid_core.__file__).resolve().parents[1]
-RESULTS_DIR = Path(RESULTS) if Path(RESULTS).is_absolute() else ROOT / RESULTS
+ROOT = repository_root()
+RESULTS = shown(RESULTS_DIR)     # as a reader types it at the repository root
 SWEEP_DIR = ROOT / "partreid_core" / "experiments" / "sweeps" / "pal"
 PALETTE = np.array([(0, 0, 0), (230, 60, 60), (60, 180, 75), (255, 225, 25), (245, 130, 48), (0, 130, 200),
                     (145, 30, 180), (240, 240, 240)], dtype=np.uint8)   # the book's 8-colour part palette
@@ -107,10 +108,10 @@ for f, sw in sweeps.items():
 print("records:", provenance(real) if len(real) else "none")
 
 # %% [markdown]
-# Helpers for the tables: mean ± std over seeds, per-seed paired differences (a claim "holds" in the spec's sense,
-# §9 #17, when the mean difference is positive and positive in most seeds).
+# Helpers for the tables: mean ± std over seeds, per-seed paired differences (the paper averages five runs, §IV,
+# without a test; a difference "holds" here when its mean is positive and it is positive in most seeds).
 
-# %%
+# %% tags=["remove-input"]
 def variant_runs(variant):
     return real[real["variant"] == variant].sort_values("seed")
 
@@ -169,7 +170,7 @@ def to_hwc(img):
 # The paper's Table I (reference) and the SynthReID preset this chapter trains on. SynthReID's query and gallery
 # share their test identities; images come with exact 8-class masks in PAL's label order.
 
-# %%
+# %% tags=["hide-input"]
 t1 = pd.DataFrame({d: {"train": f"{a[0]:,} / {a[1]:,}", "query": f"{b[0]:,} / {b[1]:,}",
                        "gallery": f"{c[0]:,} / {c[1]:,}"} for d, (a, b, c) in pal.T1.items()}).T
 ds = build_dataset(DATASET)
@@ -186,7 +187,7 @@ t1
 #
 # **PAL-F1 (method overview).** One backbone, two heads: the ReID head (kept) and the PS head (training only).
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(8, 2.6))
 ax.axis("off")
 boxes = [(0.02, 0.35, "image\n128×64", "#dddddd"), (0.2, 0.35, "backbone\n(ResNet-50 / OSNet)", "#9ecae1"),
@@ -206,7 +207,7 @@ plt.show()
 # **PAL-F2 (the four PS head types).** Output shapes for the paper's setting (ResNet-50 Conv5, 2048×24×8 at 384×128)
 # and for ours (width-0.25 ResNet-50, 512×8×4 at 128×64). Type (c) is the default.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for t in HEAD_TYPES:
     for setting, (c, h, w) in {"paper 384×128": (2048, 24, 8), "ours 128×64": (512, 8, 4)}.items():
@@ -222,7 +223,7 @@ pd.DataFrame(rows).set_index(["type", "setting"])
 # width (512, 1536 and 2048 as in the paper), the PS-head outputs in training (MGN: one head shared by the three
 # branches, so three maps) and the share of parameters that is thrown away after training.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for recipe, model in [("pal_globalpool", "globalpool_ps"), ("pal_pcb", "pcb_ps"), ("pal_mgn", "mgn_ps")]:
     cfg = resolve_config(recipe, "cpu", {"model": model})
@@ -249,7 +250,7 @@ pd.DataFrame(rows).set_index("artefact")
 # head's 16×8 output. **PAL-F11** shows one mask under the four granularities of Table VI (foreground, two, four
 # and seven parts; the coarse classes are coloured with the palette of their index).
 
-# %%
+# %% tags=["hide-input"]
 n_train = len(ds.manifest("train"))
 picks = np.linspace(0, n_train - 1, 6).round().astype(int).tolist()    # fixed, evenly spaced: no cherry-picking
 train = ds.render("train", picks, (128, 64)) if hasattr(ds, "render") else ds.load_split("train", (128, 64))
@@ -269,7 +270,7 @@ plt.show()
 
 fig, axes = plt.subplots(1, 5, figsize=(7, 2.8))
 axes[0].imshow(to_hwc(train.images[idx[1]]))
-for ax, (g, name) in zip(axes[1:], [("fg", "Foreground"), ("2", "Two Parts"), ("4", "Four Parts"), ("7", "Seven Parts")]):
+for ax, (g, name) in zip(axes[1:], [("fg", "Foreground"), ("2", "Two Parts"), ("4", "Four Parts"), ("7", "Seven Parts")], strict=False):
     ax.imshow(colour(remap_part_labels(train.masks[idx[1]].long(), g)))
     ax.set_title(name, fontsize=8)
 for ax in axes:
@@ -284,7 +285,7 @@ plt.show()
 # recoverable from the text are the reference). Ours: synth-s, 3 seeds, mean ± std, with the PS effect per seed.
 # mAP is compared in PAL's convention, the trapezoid rule (`mAP_trapezoid`).
 
-# %%
+# %% tags=["hide-input"]
 PAIRS = [("globalpool", "globalpool_ps", "GP"), ("pcb", "pcb_ps", "PCB"), ("mgn", "mgn_ps", "MGN")]
 rows = []
 for base, ps, name in PAIRS:
@@ -298,10 +299,10 @@ for base, ps, name in PAIRS:
 print(setting_line([v for p in PAIRS for v in p[:2]]))
 pd.DataFrame(rows).set_index("model")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-for ax, (col, label) in zip(axes, [("rank1", "Rank-1 (%)"), (MAP, "mAP, trapezoid (%)")]):
-    for k, (base, ps, name) in enumerate(PAIRS):
+for ax, (col, label) in zip(axes, [("rank1", "Rank-1 (%)"), (MAP, "mAP, trapezoid (%)")], strict=False):
+    for k, (base, ps, _name) in enumerate(PAIRS):
         for off, v, c in [(-0.18, base, "#9ecae1"), (0.18, ps, "#fdae6b")]:
             vals = pd.to_numeric(variant_runs(v).get(col, pd.Series(dtype=float)), errors="coerce").dropna()
             if len(vals):
@@ -332,7 +333,7 @@ plt.show()
 # mirrored at small scale: it is shown below for synth-s beside the paper's pairs, then on harder test splits as the
 # PAL-T3 analogue. PAL-T5 (the largest setting, synth-m) needs the gpu profile.
 
-# %%
+# %% tags=["hide-input"]
 SOTA = {
     "PAL-T2 Market1501": """G DaRe 86.4 69.3; G AOS 86.5 70.4; G Cam-GAN 89.5 71.6; G OSNet 94.8 84.9; G DG-Net 94.8 86.0;
         LMR MSCAN 80.3 57.5; LMR AANet 93.9 82.5; LMR CAMA 94.7 84.5; PG PDC 84.4 63.4; PG AACN 85.9 66.9;
@@ -365,7 +366,7 @@ for title, text in SOTA.items():
     print(title)
     display(t.set_index(["group", "method"]).T)
 
-# %%
+# %% tags=["hide-input"]
 mgn_pair = pd.DataFrame({
     "paper Market (T2)": [f"{pal.MGN_ABSOLUTE['Market1501'][0]} / {pal.MGN_ABSOLUTE['Market1501'][1]}",
                           f"{pal.MGN_ABSOLUTE['Market1501'][2]} / {pal.MGN_ABSOLUTE['Market1501'][3]}"],
@@ -384,7 +385,7 @@ mgn_pair
 # split re-rendered at the hardest misalignment and occlusion levels of the comparison's robustness curves
 # (`partreid robustness`, `results/comparison-robustness/`; non-interpolated mAP, the robustness records' metric).
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.reporting.comparison import robustness_runs
 
 rob = robustness_runs(RESULTS_DIR)
@@ -411,9 +412,9 @@ else:
 #
 # The paper's Tables VI and VII (MSMT17; the PCB + Seven Parts and PCB + Type (c) rows are the same model) beside
 # ours. Every PCB row is run (`p1_pcb`, `p2_pcb`, `p3_pcb`); the MGN rows (five MGN+PS variants, about 12 min a run
-# here) are left to a GPU session.
+# here) are left to the `gpu` profile.
 
-# %%
+# %% tags=["hide-input"]
 OURS_T6_T7 = {"PCB": "pcb", "PCB + Foreground": "pcb_ps_fg", "PCB + Two Parts": "pcb_ps_g2",
               "PCB + Four Parts": "pcb_ps_g4", "PCB + Seven Parts": "pcb_ps", "PCB + Type (a)": "pcb_ps_head_a",
               "PCB + Type (b)": "pcb_ps_head_b", "PCB + Type (c)": "pcb_ps", "PCB + Type (d)": "pcb_ps_head_d"}
@@ -423,7 +424,7 @@ for title, table in [("PAL-T6: label granularity", pal.T6), ("PAL-T7: PS head st
     rows = {}
     for row, vals in table.items():
         r = {}
-        for (col, name), pv in zip(METRICS, vals):
+        for (col, name), pv in zip(METRICS, vals, strict=False):
             r[(name, "paper")] = pv
             r[(name, f"ours ({DATASET})")] = mean_std(OURS_T6_T7[row], col) if row in OURS_T6_T7 else "not run"
         rows[row] = r
@@ -432,7 +433,7 @@ for title, table in [("PAL-T6: label granularity", pal.T6), ("PAL-T7: PS head st
     print(title)
     display(t)
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for row, variant in OURS_T6_T7.items():
     if row == "PCB":
@@ -450,9 +451,9 @@ pd.DataFrame(rows).set_index("row")
 # Our analogue (claim C9) keeps SynthReID's exact masks as the best possible pseudo labels and degrades them like a
 # poor segmenter would (`PSConfig.label_noise`, `partreid_core.losses.segmentation.degrade_part_labels`):
 # blur-then-argmax with a random gain per class, so parts dilate, erode or vanish, and whole-part class flips.
-# It runs on GlobalPool, where PS helps most here (`p3_globalpool.yaml`), not on the spec's MGN+PS (8× the cost).
+# It runs on GlobalPool, where PS helps most here (`p3_globalpool.yaml`), not on the paper's MGN+PS of Table VIII (8× the cost).
 #
-# The spec's third source is the paper's own situation: labels *predicted* by a segmenter that never saw the ReID
+# The third source is the paper's own situation (§IV-B): labels *predicted* by a segmenter that never saw the ReID
 # domain. `partreid segmenter train` (`partreid_core/experiments/segmenter.py`) trains a small segmenter (a
 # width-0.25 ResNet-50 with PS head type (d), PAL's class-balanced loss, 8 epochs) on SynthReID **domain B** (other
 # backgrounds, warmer and darker light, higher cameras), once plain and once with photometric style jitter
@@ -461,7 +462,7 @@ pd.DataFrame(rows).set_index("row")
 # (`PSConfig.segmenter`, `p4_globalpool_segmenter.yaml`). First, how good those labels are, scored against the exact
 # masks on the images they label (domain A train split) and on held-out images of the segmenter's own domain:
 
-# %%
+# %% tags=["hide-input"]
 segmenters = pal.segmenter_table(RESULTS_DIR)
 if segmenters.empty:
     print("no segmenter records yet: partreid segmenter train --domain B [--style]")
@@ -472,7 +473,7 @@ else:
 # PAL-F3 asks to show a pseudo-label segmenter's predictions beside the exact masks: domain-A training images, their
 # exact masks, and each segmenter's labels.
 
-# %%
+# %% tags=["hide-input"]
 seg_examples = {name: load_analysis(RESULTS_DIR / "pal-segmenter" / name) for name in segmenters.index} \
     if not segmenters.empty else {}
 if seg_examples:
@@ -485,13 +486,14 @@ if seg_examples:
         for i in range(n_show):
             ax = axes[r, i]
             ax.imshow(to_hwc(first["images_A"][i]) if maps is None else colour(maps[i]), interpolation="nearest")
-            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
         axes[r, 0].set_ylabel(label, fontsize=7)
     fig.suptitle("PAL-F3 (with pseudo labels) / PAL-T8: domain-A images, exact masks, predicted labels", fontsize=8)
     plt.tight_layout()
     plt.show()
 
-# %%
+# %% tags=["hide-input"]
 display(pd.DataFrame(pal.T8, index=["Rank-1", "Rank-5", "Rank-10", "mAP"]).T.rename_axis("PAL-T8 segmenter trained with"))
 T8_OURS = [("GP (no PS)", "globalpool"), ("GP+PS, exact masks", "globalpool_ps"),
            ("GP+PS, label noise 0.5", "globalpool_ps_noise0.5"), ("GP+PS, label noise 1", "globalpool_ps_noise1"),
@@ -511,7 +513,7 @@ pd.DataFrame([{"labels": lab, "Rank-1": mean_std(v, "rank1"), "mAP (trapezoid)":
 # higher cameras), no adaptation (hook `pal_cross_domain`). The paper's claim C10 is that the gain from PS carries
 # over, relatively at least as large as in domain.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for base, ps, name in PAIRS:
     for v, lab in [(base, name), (ps, name + "+PS")]:
@@ -538,7 +540,7 @@ pd.DataFrame(rows).set_index("model")
 # torchvision_nets.py`) and OSNet x0.25. The recipe's learning rate was calibrated on ResNet-50 only; a backbone
 # whose plain GP hardly learns under it makes its Δ hard to read, so the absolute numbers are shown beside it.
 
-# %%
+# %% tags=["hide-input"]
 F7_PAPER = {"ResNet-50": (2.3, 2.7), "MobileNetV2": (1.4, 1.7), "DenseNet-121": (2.4, 3.2), "OSNet": (2.5, 3.7)}
 F7_OURS = {"ResNet-50": ("globalpool", "globalpool_ps"), "MobileNetV2": ("globalpool_mobilenet_v2", "globalpool_ps_mobilenet_v2"),
            "DenseNet-121": ("globalpool_densenet121", "globalpool_ps_densenet121"),
@@ -553,7 +555,7 @@ print(setting_line([v for pair in F7_OURS.values() for v in pair]))
 display(pd.DataFrame(rows).set_index("backbone"))
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (trapezoid)", 1)]):
+for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (trapezoid)", 1)], strict=False):
     for j, (bb, (base, ps)) in enumerate(F7_OURS.items()):
         d = paired_delta(ps, base, col)
         if len(d):
@@ -572,11 +574,11 @@ plt.show()
 # ## PAL-F9: part-feature similarity of PCB vs PCB+PS
 #
 # For every query image, PCB's six max-pooled Conv5 stripe vectors (before Em256) are L2-normalised and their 6×6
-# cosine-similarity matrix is averaged over images (hook `part_similarity`; the spec's §9 #11 allows query-only).
+# cosine-similarity matrix is averaged over images (hook `part_similarity`; the paper's "whole test set", §IV-E, does not say whether the gallery is included).
 # The paper: every off-diagonal similarity drops with PS (mean 0.862 → 0.819), adjacent stripes are more alike
 # than distant ones, and the values are high because Conv5 ends in a ReLU.
 
-# %%
+# %% tags=["hide-input"]
 def mean_matrix(variant):
     ms = [load_analysis(p)["part_similarity/matrix"] for p in variant_runs(variant)["path"]
           if (Path(p) / "analysis.npz").is_file() and "part_similarity/matrix" in load_analysis(p)]
@@ -590,7 +592,7 @@ if mats["ours PCB"] is not None and mats["ours PCB+PS"] is not None:
 shown = {k: v for k, v in mats.items() if v is not None}
 fig, axes = plt.subplots(1, len(shown), figsize=(2.9 * len(shown), 3))
 lo = min(v.min() for k, v in shown.items() if "−" not in k)
-for ax, (k, m) in zip(np.atleast_1d(axes), shown.items()):
+for ax, (k, m) in zip(np.atleast_1d(axes), shown.items(), strict=False):
     diff = "−" in k
     ax.imshow(m, cmap="RdBu_r" if diff else "gray", vmin=-np.abs(m).max() if diff else lo,
               vmax=np.abs(m).max() if diff else 1.0)
@@ -605,7 +607,7 @@ fig.suptitle("PAL-F9: mean cosine similarity of the 6 stripe features (grey: lig
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for k, m in [("paper PCB", pal.F9_PCB), ("paper PCB+PS", pal.F9_PCB_PS)]:
     rows.append({"model": k, "seed": "–", **similarity_summary(torch.as_tensor(m))})
@@ -632,7 +634,7 @@ print("PCB+PS − PCB mean off-diagonal similarity:", delta_text("pcb_ps", "pcb"
 # parts, *body mass* = fraction of the CAM on body pixels (hook `pal_grad_cam`). Paper's claim C4: with PS the heat
 # spreads over more of the body.
 
-# %%
+# %% tags=["hide-input"]
 a_mgn, a_ps = analysis_of("mgn"), analysis_of("mgn_ps")
 if "pal_grad_cam/cams" in a_mgn and "pal_grad_cam/cams" in a_ps:
     n = min(6, len(a_mgn["pal_grad_cam/cams"]))
@@ -677,7 +679,7 @@ if part_rows:
 # known from the text). MGN+PS (`p5_mgn_lambda`, about 7 min a run here) ran at λ = 10 with three seeds, for claim
 # C7's "MGN loses its gain at 10", and at the other λ with seed 0 only, so those points have no error bar.
 
-# %%
+# %% tags=["hide-input"]
 LAMBDAS = [0, 0.1, 0.5, 1, 2, 5, 10]
 OURS_LAMBDA = {
     "pcb": {0: "pcb", 0.1: "pcb_ps_lambda0.1", 0.5: "pcb_ps_lambda0.5", 1: "pcb_ps", 2: "pcb_ps_lambda2",
@@ -687,25 +689,27 @@ OURS_LAMBDA = {
 }
 F12_FLOOR = -15  # points below it (a collapsed run) are drawn at the floor with their value written beside them
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (trapezoid)", 1)]):
+for ax, (col, label, k) in zip(axes, [("rank1", "ΔRank-1", 0), (MAP, "ΔmAP (trapezoid)", 1)], strict=False):
     for model, mk, line_colour in [("pcb", "s", "tab:blue"), ("mgn", "^", "tab:green")]:
         xs, ms, ss, ns = [], [], [], []
         for lam, v in OURS_LAMBDA[model].items():
             d = paired_delta(v, model, col) if lam else pd.Series([0.0, 0.0])
             if len(d):
-                xs.append(LAMBDAS.index(lam)); ms.append(d.mean()); ss.append(d.std(ddof=1) if len(d) > 1 else 0)
+                xs.append(LAMBDAS.index(lam))
+                ms.append(d.mean())
+                ss.append(d.std(ddof=1) if len(d) > 1 else 0)
                 ns.append(len(d) if lam else None)
         if xs:
             shown = [max(m, F12_FLOOR) for m in ms]
-            ax.errorbar(xs, shown, yerr=[sd if m > F12_FLOOR else 0 for m, sd in zip(ms, ss)], marker=mk,
+            ax.errorbar(xs, shown, yerr=[sd if m > F12_FLOOR else 0 for m, sd in zip(ms, ss, strict=False)], marker=mk,
                         capsize=3, color=line_colour, label=f"{model.upper()}+PS ours ({DATASET})")
-            for x, m, n in zip(xs, ms, ns):
+            for x, m, n in zip(xs, ms, ns, strict=False):
                 notes = ([f"{m:+.0f} ± {ss[xs.index(x)]:.0f} ↓"] if m < F12_FLOOR else []) + (["1 seed"] if n == 1 else [])
                 if notes:  # off the scale, or one seed (no error bar): say so on the point
                     ax.annotate(", ".join(notes), (x, max(m, F12_FLOOR)), fontsize=6, xytext=(3, 3),
                                 textcoords="offset points", color=line_colour)
         known = pal.F12_KNOWN[model]
-        ax.plot([LAMBDAS.index(l) for l in known], [v[k] - known[0.0][k] for v in known.values()], mk + ":",
+        ax.plot([LAMBDAS.index(lam) for lam in known], [v[k] - known[0.0][k] for v in known.values()], mk + ":",
                 color=line_colour, alpha=0.45, label=f"{model.upper()}+PS paper (MSMT17)")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylim(F12_FLOOR - 2, None)
@@ -724,9 +728,9 @@ plt.show()
 # B3S2, B3S3), with the full test's normalisation, distance and flip setting (hook `pal_single_part`). The paper:
 # PS improves almost every block (least MGN's B3S3), and the top and bottom PCB stripes score lowest alone.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-for ax, (base, ps) in zip(axes, [("pcb", "pcb_ps"), ("mgn", "mgn_ps")]):
+for ax, (base, ps) in zip(axes, [("pcb", "pcb_ps"), ("mgn", "mgn_ps")], strict=False):
     names = None
     for off, v, c in [(-0.2, base, "#9ecae1"), (0.2, ps, "#fdae6b")]:
         arr = [load_analysis(p) for p in variant_runs(v)["path"] if (Path(p) / "analysis.npz").is_file()]
@@ -754,7 +758,7 @@ plt.show()
 # *chance* is the pixel accuracy of always predicting the most frequent class (background). The paper shows the
 # predictions qualitatively (claim C11: decent segmentation while ReID improves).
 
-# %%
+# %% tags=["hide-input"]
 seg = analysis_of("pcb_ps")
 if "pal_segmentation/pred" in seg:
     n = min(6, len(seg["pal_segmentation/pred"]))
@@ -783,12 +787,12 @@ pd.DataFrame(rows).set_index("model") if rows else "no PS records yet"
 # ## PAL-F15: rank lists, PCB vs PCB+PS
 #
 # The paper shows three MSMT17 queries whose top-10 list PS fixes. Here they are the seed-0 PCB and PCB+PS runs
-# of `pal-pcb` on synth-s. The three queries follow the spec's deterministic rule (§9 #14): the largest per-query
+# of `pal-pcb` on synth-s. The three queries follow a deterministic rule of ours (the paper's choice, Fig. 15, is not stated): the largest per-query
 # AP gain of PCB+PS over PCB. Like the paper's, they show where PS helps most, not a typical query. Record:
 # `partreid ranklist --checkpoint checkpoints/pal-pcb/pcb-s0/last.pt --against
 # checkpoints/pal-pcb/pcb_ps-s0/last.pt --out results/ranklists/pcb_ps-vs-pcb-s0`.
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.reporting.figures import show_rank_list
 
 print(show_rank_list(RESULTS_DIR / "ranklists" / "pcb_ps-vs-pcb-s0", "PCB", "PCB+PS",
@@ -798,19 +802,19 @@ plt.show()
 # %% [markdown]
 # ## Claims
 #
-# Each claim of the spec's §10 that the sweeps address, judged by the book's common rule (two-sided Welch test over
+# Each claim of the paper (§IV-C to §IV-I) that the sweeps address, judged by the book's common rule (two-sided Welch test over
 # seeds, α = 0.05; *confirmed*: significant in the expected direction; *not confirmed*: significant the other way
 # or practically zero; *inconclusive*: neither, or no records). With three seeds only large effects can be
 # confirmed, so "inconclusive" often means "too noisy to tell", not "absent".
 
-# %%
+# %% tags=["hide-input"]
 claims = pal.claims_table(RESULTS_DIR, PROFILE, DATASET)
 claims[["claim", "artefact", "statement", "expected", "observed", "seeds", "verdict"]]
 
 # %% [markdown]
 # What the evidence shows, claim by claim (generated from the records, with the per-seed paired differences):
 
-# %%
+# %% tags=["hide-input"]
 WHY = {
     "C1": "PAL's headline (PAL-F6): the PS head helps every model.",
     "C2": "PAL-F7: the gain does not depend on the backbone.",
@@ -825,7 +829,7 @@ WHY = {
     "C11": "PAL-F14: the PS head segments well above chance.",
 }
 lines = []
-for c, (_, row) in zip(pal.CLAIMS, claims.iterrows()):
+for c, (_, row) in zip(pal.CLAIMS, claims.iterrows(), strict=False):
     why = WHY[c.id.split("-")[0]]
     if row["observed"].startswith("no records"):
         lines.append(f"- **{c.id}** ({why}) not run yet: {row['observed']}.")
@@ -864,28 +868,28 @@ Markdown("\n".join(lines))
 # **Labels.** SynthReID's exact 8-class masks (PAL's label order: background, head, torso, upper arm, lower arm incl.
 # hand, upper leg, lower leg, foot) replace the DANet / COCO-DensePose / SPGAN pseudo labels, so the chapter tests
 # PAL with perfect labels except in the PAL-T8 analogue; the labels are resized to the head's output with nearest
-# neighbour (§9 #7), there is no ignore region, and classes absent from a batch drop out of the class average (§3.5).
+# neighbour, there is no ignore region, and classes absent from a batch drop out of the class average (§III-D).
 # The analogue's segmenter labels each *augmented* training batch on the fly (PAL labels the original images once,
 # offline); with flip as the only augmentation of the GP recipe the two differ only where the segmenter is not
 # flip-equivariant. Its style jitter is photometric only: domain B's other backgrounds are not restyled, so it is a
 # weaker stand-in for SPGAN, which restyles whole images.
 #
-# **Model choices** (spec §9 and the model files' docstrings):
+# **Model choices** where the paper is silent (the model files' docstrings say more):
 # - PS head type (c) (deconv 3×3 stride 2 → BN → ReLU → 1×1 classifier), 256 middle channels at every backbone
 #   width, weights N(0, 0.001²); at 128×64 it predicts 16×8. One head shared by MGN's three branches, L_ps averaged
-#   over them (§2.2, §3.5). The head joins the "new layers" learning-rate group for GP/PCB (§9 #8).
+#   over them (§III, Fig. 2; §III-D). The head joins the "new layers" learning-rate group for GP/PCB (as in EANet's code).
 # - PCB as PAL uses it (max pooling, Em256 = Linear-BN-ReLU, no RPP); at 128×64 Conv5 has 8 rows, so the 6 stripes
 #   are adaptive bins of 1–2 rows; the test feature is the concatenation of the six L2-normalised 256-d parts with
-#   cosine distance and no flip (§9 #6).
-# - MGN as in the official PAL-MGN code (§9 #2): every branch stride 1, global CE through Em2048, triplet and test
-#   features through FC256 without BN/ReLU, alternating CE and triplet half-steps with the PS loss in both (§4.4),
+#   cosine distance and no flip (as in the official code; the paper does not say).
+# - MGN as in the official PAL-MGN code (the paper's Fig. 8 only sketches the heads): every branch stride 1, global CE through Em2048, triplet and test
+#   features through FC256 without BN/ReLU, alternating CE and triplet half-steps with the PS loss in both (§IV-C: "iteratively trained"),
 #   P×K sampling (4×8 at cpu scale instead of 16×8), random erasing with fill 0 after normalisation for both MGN and
-#   MGN+PS, erased label pixels set to background (§9 #5), flip TTA, Euclidean distance.
+#   MGN+PS, erased label pixels set to background, flip TTA, Euclidean distance.
 # - Coarse granularities remap the 8 classes with `fuse_parts.py`'s tables and shrink the head to M = 2/3/5 outputs
-#   (§9 #22).
-# - PAL-F9 is computed on query images only (the spec's §9 #11 alternative; the MGN helper of the official code does
-#   the same). PAL-F10 uses training images and the ground-truth logit, standard Grad-CAM with a ReLU (not the
-#   code's |gradient| variant), and the true forward path through Em2048's BN and ReLU (§9 #12). PAL-F14 scores the
+#   (§IV-F, Table VI).
+# - PAL-F9 is computed on query images only (the paper's "whole test set" is ambiguous; the MGN helper of the official code
+#   uses the queries). PAL-F10 uses training images and the ground-truth logit, standard Grad-CAM with a ReLU (not the
+#   code's |gradient| variant), and the true forward path through Em2048's BN and ReLU (the paper, §IV-E, names neither class nor split). PAL-F14 scores the
 #   head at its own resolution.
 # - AP convention: PAL's EANet code uses the trapezoid (interpolated) AP, so every mAP here is `mAP_trapezoid`.
 # - The cross-domain test (PAL-T9) is SynthReID domain A → B, a synthetic stand-in for MSMT17 → Market/CUHK03.

@@ -17,7 +17,7 @@
 # # PLR-OSNet: diverse features with part-level resolution
 #
 # B. Xie, X. Wu, S. Zhang, S. Zhao, M. Li, *Learning Diverse Features with Part-Level Resolution for Person
-# Re-Identification* (arXiv 2001.07442, PRCV 2020). Spec: `shared/papers/plr_osnet.md`; implementation:
+# Re-Identification* (arXiv 2001.07442, PRCV 2020). Implementation:
 # `partreid_core/models/plr_osnet.py` (registry name `plr_osnet`).
 #
 # **What the paper says.** PCB-style part models give every horizontal stripe its own identity classifier. When a
@@ -38,15 +38,27 @@
 # CUHK03. Neither the data nor the weights can be reached here, so those tables are shown as **reference**. Our
 # numbers are a small synthetic analogue and are never compared with them in absolute terms.
 
-# %%
-import os
+# %% tags=["remove-cell"]
+# Opened on Colab (or in any kernel without the project): clone the repository, run records included, and install it.
+try:
+    import partreid_core  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/partreid/partreid", "partreid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "partreid"], check=True)
+    sys.path.insert(0, "partreid")
+
+# %% tags=["remove-input"]
+from partreid_core.reporting.paths import repository_root, results_root, shown
 
 PROFILE = "cpu"          # "cpu" (SynthReID synth-s, x0.25, 900 iterations) or "gpu" (paper scale)
 DATASET = "synth-s"      # any registered dataset; the cpu sweeps were run on synth-s
-RESULTS = os.environ.get("PARTREID_RESULTS", "results")   # where the run records live
+RESULTS_DIR = results_root()   # $PARTREID_RESULTS, else the repository's results/, wherever the chapter runs
 RETRAIN = False          # True: train the chapter's missing runs (minutes per run on a CPU)
 
-# %%
+# %% tags=["remove-input"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -57,8 +69,8 @@ from IPython.display import Markdown, display
 
 from partreid_core.data.types import PART_CLASSES
 from partreid_core.engine.optim import lr_factor
-from partreid_core.experiments.config import resolve_config
 from partreid_core.experiments import records
+from partreid_core.experiments.config import resolve_config
 from partreid_core.experiments.records import load_analysis
 from partreid_core.experiments.sweep import load_sweep, plan, run_sweep
 from partreid_core.models.complexity import models_table, module_table, torchreid_complexity
@@ -71,8 +83,8 @@ pd.set_option("display.max_colwidth", 90)
 pd.set_option("display.width", 200)
 
 
-ROOT = Path(chapter.__file__).resolve().parents[3]   # the repository of the imported partreid_core
-RESULTS_DIR = Path(RESULTS) if Path(RESULTS).is_absolute() else ROOT / RESULTS
+ROOT = repository_root()
+RESULTS = shown(RESULTS_DIR)   # as a reader types it at the repository root
 SWEEP_FILES = sorted((ROOT / "partreid_core/experiments/sweeps/plr_osnet").glob("*.yaml"))
 sweeps = []
 for f in SWEEP_FILES:
@@ -96,7 +108,7 @@ status.groupby(["sweep", "variant"], sort=False).status.agg(lambda s: s.iloc[0] 
                                                             f"{(s == 'record').sum()}/{len(s)} seeds")
 
 # %% [markdown]
-# The chapter's budget is 30 cpu-profile runs (variants × 3 seeds):
+# The chapter's cpu-profile sweeps (variants × seeds):
 #
 # | sweep | experiment | variants | purpose |
 # |---|---|---|---|
@@ -104,10 +116,10 @@ status.groupby(["sweep", "variant"], sort=False).status.agg(lambda s: s.iloc[0] 
 # | `p2_ablations.yaml` | `plr_osnet-ablations` | `global_only`, `no_attention`, `hard_margin` | PLR-T6, PLR-T7, the symmetric ablation |
 # | `p2_detected.yaml` | `plr_osnet-detected` | `plr_osnet`, `multiple_id`, `osnet` at misalignment 0.8 | PLR-T3 "detected" analogue, PLR-T5 under misalignment |
 #
-# The p1 sweep is the chapter's heart (about 30 run-minutes on one core); the p2 sweeps run in a later session
-# or on a GPU. Whatever subset exists is rendered below; missing cells say so.
+# The p1 sweep is the chapter's heart (about 30 run-minutes on one core); the p2 sweeps add the ablations and the
+# detected regime. The table above says which runs have records; a missing one is marked where it would appear.
 
-# %%
+# %% tags=["hide-input"]
 runs = chapter.load_runs(RESULTS_DIR)
 cams = chapter.cam_runs(runs) if not runs.empty else pd.DataFrame()
 if not runs.empty:
@@ -124,16 +136,16 @@ if not runs.empty:
 #   parameters each time the module is called, so OSNet's shared aggregation gate counts four times per block. It
 #   also skips the two SAM γ scalars, which are held by non-leaf modules.
 
-# %%
+# %% tags=["hide-input"]
 size = models_table(["osnet", "plr_osnet"], input_size=(256, 128))
 size_view = pd.DataFrame({
     "paper params": size.paper_params,
     "ours, torchreid counter": size.params_torchreid,
     "ours, unique": size.params,
-    "spec reference (torchreid)": pd.Series({"osnet": 2_193_616, "plr_osnet": 3_362_136}),
+    "torchreid reference": pd.Series({"osnet": 2_193_616, "plr_osnet": 3_362_136}),
     "paper MACs": size.paper_macs,
     "ours MACs (torchreid: conv + linear)": size.macs_torchreid,
-    "spec reference MACs": pd.Series({"osnet": 978_878_352, "plr_osnet": 1_133_862_864}),
+    "torchreid reference MACs": pd.Series({"osnet": 978_878_352, "plr_osnet": 1_133_862_864}),
     "test feature": size.feat_dim,
 })
 size_view
@@ -144,15 +156,15 @@ size_view
 # matches the OSNet paper's 2.2M / 978.9M exactly (2,193,616 / 978,878,352). The paper reports no FLOPs; our
 # count excludes the two SAM matrix products (about 82.6M MACs more), as torchreid's counter does.
 #
-# Per-module breakdown of PLR-OSNet (spec §2.5), and the torchreid-style counts of the ablation variants and of
+# Per-module breakdown of PLR-OSNet (§III-B, Fig. 2), and the torchreid-style counts of the ablation variants and of
 # the x0.25 model the cpu sweeps train at 128×64:
 
-# %%
+# %% tags=["hide-input"]
 plr_full = build_model("plr_osnet", 751).eval()
 breakdown = module_table(plr_full, input_size=(256, 128))
 breakdown
 
-# %%
+# %% tags=["hide-input"]
 variant_sizes = {   # the full x1.0 model is the plr_osnet row of the table above
     "no attention (PLR-T6)": ({"attention": False}, (256, 128), (3_280_144, 1_113_965_520)),
     "no global branch (PLR-T4)": ({"global_branch": False}, (256, 128), (2_016_024, 998_513_040)),
@@ -162,7 +174,7 @@ variant_sizes = {   # the full x1.0 model is the plr_osnet row of the table abov
 rows = []
 for label, (over, size_hw, (ref_p, ref_m)) in variant_sizes.items():
     p, m = torchreid_complexity(build_model("plr_osnet", 751, over).eval(), size_hw)
-    rows.append({"variant": label, "params (torchreid)": p, "spec": ref_p, "MACs (torchreid)": m, "spec MACs": ref_m,
+    rows.append({"variant": label, "params (torchreid)": p, "reference": ref_p, "MACs (torchreid)": m, "reference MACs": ref_m,
                  "match": p == ref_p and m == ref_m})
 pd.DataFrame(rows).set_index("variant")
 
@@ -172,7 +184,7 @@ pd.DataFrame(rows).set_index("variant")
 # The diagram is drawn from the module above; the output shapes come from a real forward pass at 256×128 (table
 # above, column `output_shape`).
 
-# %%
+# %% tags=["hide-input"]
 shapes = breakdown.output_shape.to_dict()
 fig, ax = plt.subplots(figsize=(11, 3.6))
 ax.set_xlim(0, 11)
@@ -222,7 +234,7 @@ plt.show()
 # of 60 iterations, at a peak of 1.5e-3 instead of 3.5e-4 (see the deviations: from scratch, 3.5e-4 does not
 # learn at this budget).
 
-# %%
+# %% tags=["hide-input"]
 def lr_curve(profile: str, overrides: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     cfg = resolve_config("plr_osnet", profile, overrides or {})
     e = np.arange(cfg.train.epochs)
@@ -253,9 +265,9 @@ checks = pd.DataFrame([
     ("Market e=1", lr[1], 5.1579e-5), ("Market e=10", lr[10], 2.0079e-4), ("Market e=19", lr[19], 3.5e-4),
     ("Market e=60", lr[60], 3.5e-5), ("Market e=90", lr[90], 3.5e-6),
     ("CUHK03 e=1", lr3[1], 4.3077e-5), ("CUHK03 e=39", lr3[39], 3.5e-4), ("CUHK03 e=130", lr3[130], 3.5e-6),
-], columns=["check", "ours", "spec"]).set_index("check")
-checks["match (4 digits)"] = np.isclose(checks.ours, checks.spec, rtol=1e-4)
-checks.style.format({"ours": "{:.4e}", "spec": "{:.4e}"})
+], columns=["check", "ours", "paper (§IV-B)"]).set_index("check")
+checks["match (4 digits)"] = np.isclose(checks.ours, checks["paper (§IV-B)"], rtol=1e-4)
+checks.style.format({"ours": "{:.4e}", "paper (§IV-B)": "{:.4e}"})
 
 # %% [markdown]
 # ## PLR-T1, PLR-T2: state of the art on Market-1501 and DukeMTMC-reID (reference)
@@ -264,7 +276,7 @@ checks.style.format({"ours": "{:.4e}", "spec": "{:.4e}"})
 # AP as in torchreid). They need the real data sets and ImageNet initialisation, so they are **reference only**.
 # PLR-OSNet's row is the paper's claim, and OSNet's row is quoted from the OSNet paper.
 
-# %%
+# %% tags=["hide-input"]
 T1 = pd.DataFrame([
     ("KPM (CVPR'18)", 75.3, 90.1), ("MLFN (CVPR'18)", 74.4, 90.0), ("CRF (CVPR'18)", 81.6, 93.5),
     ("HA-CNN (CVPR'18)", 75.7, 91.2), ("PCB (ECCV'18)", 81.6, 93.8), ("Manacs (ECCV'18)", 82.3, 93.1),
@@ -290,7 +302,7 @@ display(T2)
 # %% [markdown]
 # ## PLR-T3: CUHK03 767/700, labeled and detected (reference + synthetic analogue)
 
-# %%
+# %% tags=["hide-input"]
 nan = float("nan")
 T3 = pd.DataFrame([
     ("DaRe+RE (CVPR'18)", 61.6, 66.1, 59.0, 63.3), ("MLFN (CVPR'18)", 49.2, 54.7, 47.8, 52.8),
@@ -311,7 +323,7 @@ T3
 # line up with body parts, as with CUHK03's detector boxes. The paper's CUHK03 values are shown beside ours
 # only as a reference, because the absolute levels are not comparable.
 
-# %%
+# %% tags=["hide-input"]
 def mean_std(values: pd.Series) -> str:
     v = values.dropna()
     if v.empty:
@@ -353,13 +365,13 @@ t3_syn
 # %% [markdown]
 # ## PLR-F1: Duke vs CUHK03-detected (published numbers)
 #
-# The chart type of Fig. 1 cannot be recovered from the text. Following the spec, we draw a scatter of the methods
+# The chart type of Fig. 1 cannot be recovered from the text. We draw a scatter of the methods
 # that appear in both Table II and Table III (detected). It uses published numbers only.
 
-# %%
+# %% tags=["hide-input"]
 both = T2.join(T3[["D mAP", "D Rank-1"]], how="inner").dropna()
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-for ax, (x, y) in zip(axes, [("mAP", "D mAP"), ("Rank-1", "D Rank-1")]):
+for ax, (x, y) in zip(axes, [("mAP", "D mAP"), ("Rank-1", "D Rank-1")], strict=False):
     for m, r in both.iterrows():
         star = m.startswith("PLR")
         ax.scatter(r[x], r[y], marker="*" if star else "o", s=160 if star else 30,
@@ -373,11 +385,11 @@ plt.show()
 # %% [markdown]
 # ## PLR-T4: the global branch
 #
-# "No global features" is trained **without** the global branch (spec §9.12, main reading), with the local
+# "No global features" is trained **without** the global branch (our reading of Table IV's "no global features"), with the local
 # branch's losses at full weight and a 2048-d test feature. The paper's rows are Market-1501 and CUHK03-detected;
 # our rows are synth-s at the default misalignment.
 
-# %%
+# %% tags=["hide-input"]
 T4 = pd.DataFrame({"Market mAP": [86.9, 88.9], "Market R1": [94.6, 95.6], "Duke mAP": [79.8, 81.2],
                    "Duke R1": [90.2, 91.6], "CUHK03-L mAP": [77.5, 80.5], "CUHK03-L R1": [81.2, 84.6],
                    "CUHK03-D mAP": [73.4, 77.2], "CUHK03-D R1": [77.6, 80.4]}, index=["No", "Yes"])
@@ -392,10 +404,10 @@ ablation_table([("Yes (plr_osnet)", "plr_osnet", 88.9, 95.6), ("No (local_only)"
 # ## PLR-T5: single vs multiple ID loss
 #
 # In the "multiple" variant each stripe gets its own BN1d(512) and classifier. The local CE is the **mean** of the
-# 4 stripe CEs (torchreid's `DeepSupervision` convention; Eq. (1) writes a sum; spec §9.13). Triplet and center
+# 4 stripe CEs (torchreid's `DeepSupervision` convention; Eq. (1) writes a sum). Triplet and center
 # losses stay on the concatenated vector, and the test feature is unchanged.
 
-# %%
+# %% tags=["hide-input"]
 T5 = pd.DataFrame({"Market mAP": [85.6, 88.9], "Market R1": [94.4, 95.6], "Duke mAP": [77.0, 81.2],
                    "Duke R1": [89.4, 91.6], "CUHK03-L mAP": [79.4, 80.5], "CUHK03-L R1": [83.1, 84.6],
                    "CUHK03-D mAP": [74.7, 77.2], "CUHK03-D R1": [78.4, 80.4]},
@@ -406,7 +418,7 @@ print("PLR-T5 — synthetic ablation (paper column: Market-1501 for default boxe
 ablation_table([("single, default boxes", "plr_osnet", 88.9, 95.6),
                 ("multiple, default boxes", "multiple_id", 85.6, 94.4)], "plr_osnet")
 
-# %%
+# %% tags=["hide-input"]
 ablation_table([("single, detected boxes", "detected/plr_osnet", 77.2, 80.4),
                 ("multiple, detected boxes", "detected/multiple_id", 74.7, 78.4)], "detected/plr_osnet")
 
@@ -414,13 +426,13 @@ ablation_table([("single, detected boxes", "detected/plr_osnet", 77.2, 80.4),
 # ## PLR-F2: single vs multiple ID loss (schematic)
 #
 # Here is the schematic of Fig. 2, redrawn: stripes pooled to vectors, then either one classifier per stripe (PCB,
-# "multiple") or one classifier on the concatenation (PLR, "single"). The spec also suggests a data panel with the
+# "multiple") or one classifier on the concatenation (PLR, "single"). A data panel would add the
 # per-stripe ID accuracy of the multiple-ID model on held-out images of training identities. It was **not run**:
 # it needs a held-out split of the training identities and a hook that the sweeps do not include.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-for ax, single in zip(axes, (False, True)):
+for ax, single in zip(axes, (False, True), strict=False):
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 5)
     ax.axis("off")
@@ -454,7 +466,7 @@ plt.show()
 # recipe, seeds and data). The hard margin is 0.3 (torchreid's default; the paper gives no value). Table VII
 # reports CUHK03 only; on Market and Duke the text says the soft margin gave "no observable improvement".
 
-# %%
+# %% tags=["hide-input"]
 T6 = pd.DataFrame({"Market mAP": [88.4, 88.9], "Market R1": [95.0, 95.6], "Duke mAP": [81.0, 81.2],
                    "Duke R1": [90.8, 91.6], "CUHK03-L mAP": [79.5, 80.5], "CUHK03-L R1": [82.4, 84.6],
                    "CUHK03-D mAP": [76.8, 77.2], "CUHK03-D R1": [79.4, 80.4]}, index=["No", "Yes"])
@@ -473,18 +485,18 @@ ablation_table([("full (attention, soft margin)", "plr_osnet", 88.9, 95.6),
 # %% [markdown]
 # ## PLR-F4: class activation maps of the global vector and the four part vectors
 #
-# Neither the paper nor the authors' code says how Fig. 4 was made. Following the spec (§7, ambiguity 17), the
+# Neither the paper nor the authors' code says how Fig. 4 was made. Our choice (ambiguity 17 below), the
 # `plr_cam` hook computes Grad-CAM at the end of every run:
 # * **Target layer:** the shared trunk's output (ATT(384)), which both branches read; for OSNet it is conv3, the
 #   same depth. If we used conv5, each part map would be confined to its own stripe by construction.
 # * **Images and targets:** 64 query images per run. Query identities have no classifier row, so each map's target
-#   is the spec's fallback: the squared norm of the pre-BN vector (`||h||²` global, `||g_p||²` part p).
+#   is the squared norm of the pre-BN vector (`||h||²` global, `||g_p||²` part p).
 # * **Scoring:** every map is scored against the exact SynthReID part masks (mass per class, vertical profile,
 #   overlap between maps).
 #
 # Below: six query images of the first PLR-OSNet record, with their part masks and the five maps.
 
-# %%
+# %% tags=["hide-input"]
 def first_record(key: str) -> dict | None:
     sel = runs[runs.key == key].sort_values("seed") if not runs.empty else runs
     for p in sel.get("path", []):
@@ -529,7 +541,7 @@ else:
 # image), the fraction of CAM mass on body pixels, and the mass on each part class. Values are means over the 64
 # scored images, then mean ± std over seeds.
 
-# %%
+# %% tags=["hide-input"]
 if cams.empty:
     print("PLR-F4: no plr_cam statistics yet")
 else:
@@ -545,7 +557,7 @@ else:
 # near stripe p, and it leaks through the receptive field. The part maps should also overlap one another less
 # than each overlaps with itself.
 
-# %%
+# %% tags=["hide-input"]
 def mean_arrays(key: str, name: str) -> tuple[np.ndarray | None, list[str]]:
     arrs, names = [], []
     for p in runs.loc[runs.key == key, "path"] if not runs.empty else []:
@@ -560,7 +572,7 @@ def mean_arrays(key: str, name: str) -> tuple[np.ndarray | None, list[str]]:
 panels = [k for k in ("plr_osnet", "multiple_id") if mean_arrays(k, "row_profile")[0] is not None]
 if panels:
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.2 * (len(panels) + 1), 3.4))
-    for ax, key in zip(axes, panels):
+    for ax, key in zip(axes, panels, strict=False):
         prof, names = mean_arrays(key, "row_profile")
         rows_frac = (np.arange(prof.shape[1]) + 0.5) / prof.shape[1]
         for t, name in enumerate(names):
@@ -595,7 +607,7 @@ else:
 # PLR-T3's. The record comes from `partreid ranklist --checkpoint checkpoints/plr_osnet-core/osnet-s0/last.pt
 # --against checkpoints/plr_osnet-core/plr_osnet-s0/last.pt --out results/ranklists/plr_osnet-vs-osnet-s0`.
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.reporting.figures import show_rank_list
 
 print(show_rank_list(RESULTS_DIR / "ranklists" / "plr_osnet-vs-osnet-s0", "OSNet", "PLR-OSNet",
@@ -614,11 +626,11 @@ plt.show()
 # Keys `detected/…` are runs in the detected-box regime. `plr_osnet:part4` is the part-4 Grad-CAM map of the
 # PLR-OSNet runs.
 
-# %%
+# %% tags=["hide-input"]
 claims = chapter.claims_table(RESULTS_DIR)
 claims[["claim", "artefact", "statement", "expected", "observed", "seeds", "verdict"]]
 
-# %%
+# %% tags=["hide-input"]
 def claim_line(r: pd.Series) -> str:
     """One sentence on what the records show for a claim (computed, so it stays true as records arrive)."""
     if r.observed.startswith("no records"):
@@ -643,7 +655,7 @@ display(Markdown("\n".join(claim_line(r) for _, r in claims.iterrows())))
 # * **T3-vs-osnet and T3-detected-vs-osnet.** PLR-OSNet against the OSNet baseline at the same width. PLR-OSNet has
 #   about 50% more parameters and a 2560-d feature (OSNet: 512-d), so this tests the whole package, not the
 #   part-level idea alone.
-# * **T6-attention and T7-soft-margin.** Weak claims in the paper. T6 is within seed noise even there (spec §9.21),
+# * **T6-attention and T7-soft-margin.** Weak claims in the paper. T6 is within seed noise even there (Table VI: +0.5 mAP / +0.6 R1 on Market-1501),
 #   and T7 appears only on CUHK03. At our scale an "inconclusive" verdict is the expected outcome.
 # * **T3-detected-harder.** A sanity check of the synthetic "detected" regime: stronger box misalignment should
 #   lower mAP.
@@ -658,7 +670,7 @@ display(Markdown("\n".join(claim_line(r) for _, r in claims.iterrows())))
 # ## Deviations and resolved ambiguities
 #
 # **Setting (all synthetic results):**
-# * from scratch; the paper starts from ImageNet-pretrained OSNet x1.0 (spec §9.23);
+# * from scratch; the paper starts from ImageNet-pretrained OSNet x1.0 (§IV-B);
 # * SynthReID `synth-s` (200 training identities) instead of Market-1501 / DukeMTMC-reID / CUHK03;
 # * input 128×64 (paper 256×128), so the conv5 map is 8×4 and each stripe is 2 rows;
 # * OSNet **x0.25** width (channels 16/64/96/128; 233,810 parameters with torchreid's counter) instead of x1.0;
@@ -671,12 +683,12 @@ display(Markdown("\n".join(claim_line(r) for _, r in claims.iterrows())))
 # * the **OSNet baseline** is trained with the OSNet paper's softmax-only loss, not with PLR's CE + soft triplet +
 #   center. With PLR's losses, the from-scratch OSNet head collapses: its post-ReLU vector goes to zero, the ID loss
 #   stays at ln 200 and the soft triplet at ln 2 (`results/diagnostics/osnet-from-scratch`). So T3-vs-osnet compares
-#   PLR-OSNet with its own losses against OSNet with its own paper's losses, not "the same recipe" of spec §2.6;
+#   PLR-OSNet with its own losses against OSNet with its own paper's losses, not under one shared recipe;
 # * 3 seeds per variant; the paper reports single runs;
 # * evaluation: single query, same-identity-same-camera gallery items removed, non-interpolated AP (torchreid, the
 #   paper's code base), Euclidean distance on the 2560-d feature; no re-ranking in the compared numbers.
 #
-# **Ambiguities (spec §9) and the implementation's choices** (`partreid_core/models/plr_osnet.py`):
+# **Ambiguities of the paper and the implementation's choices** (numbered by us) (`partreid_core/models/plr_osnet.py`):
 # 1. fc2 = Linear(512, 512) after GMP in the global branch (code; needed for 3.4M).
 # 2. BNNeck-style heads: triplet and center losses on the pre-BN features, CE on Linear(BN(·)), BN bias learnable.
 # 3. Test feature: each branch's BN output is L2-normalised separately, then concatenated (norm √2).
@@ -689,18 +701,18 @@ display(Markdown("\n".join(claim_line(r) for _, r in claims.iterrows())))
 # 9. Label smoothing 0.1, weight decay 5e-4 on all parameters, random erasing after normalisation, no random crop.
 # 10. The learning rate is set per epoch (warm-up peaks at epoch 19).
 # 11. We report the final epoch; we never pick the best epoch on the test set.
-# 12. Table IV "no global features" means training without the global branch (`local_only`). The spec's
+# 12. Table IV "no global features" means training without the global branch (`local_only`). The
 #     supplementary reading (the full model tested on the local feature only) was not run.
 # 13. Table V "multiple": per-stripe BN1d(512) + Linear(512, N), local CE = mean of the 4 part CEs (sum is the
 #     `multiple_id_reduce="sum"` option, not run).
 # 14. Hard margin 0.3 for Table VII.
 # 17. Fig. 4: Grad-CAM on the shared trunk. On query images the target is the squared norm of the pre-BN vector,
-#     the spec's fallback for identities without a classifier row. The spec's main target (the ground-truth logit
+#     our fallback for identities without a classifier row. The ground-truth logit target (its
 #     share on training identities) and the gradient-free activation map were not computed.
 # 22. Both parameter counts are reported; the paper's 3.4M matches torchreid's counter (3,362,136), not the unique
 #     count (3,324,926).
 #
 # **Not run in this chapter:** PLR-F2's per-stripe accuracy panel, the
 # supplementary reading of T4, the sum-reduced multiple-ID loss, the soft-vs-hard comparison in the detected regime,
-# the spec's optional extensions (n_parts ∈ {1, 2, 4, 8}, GMP vs GAP, learnable centers; each is a config switch
+# optional extensions (n_parts ∈ {1, 2, 4, 8}, GMP vs GAP, learnable centers; each is a config switch
 # of `PLROSNetConfig`), and every gpu-profile run (paper scale on synth-m).

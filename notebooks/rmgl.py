@@ -17,11 +17,11 @@
 # # RMGL: receptive multi-granularity representation
 #
 # Wang, Yuan, Li, Ge and Zhou, *Receptive Multi-granularity Representation for Person Re-Identification*
-# (IEEE TIP 2020), from the group that wrote MGN. Spec: `papers/rmgl.md`; model: `partreid_core/models/rmgl.py`.
+# (IEEE TIP 2020), from the group that wrote MGN. Model: `partreid_core/models/rmgl.py`.
 #
 # **There is no public official code for this paper.** This chapter is, as far as we know, the first open
-# implementation, so every choice the paper leaves open is ours; they are listed with the spec's ambiguity ids
-# (A1–A30) in the section *Deviations and resolved ambiguities* at the end and in the model's docstrings.
+# implementation, so every choice the paper leaves open is ours; they are numbered A1–A30 and listed
+# in the section *Deviations and resolved ambiguities* at the end and in the model's docstrings.
 #
 # The paper's ideas, each of which this chapter tests:
 #
@@ -51,19 +51,32 @@
 # `rmgl_misalignment` (the trained model on SynthReID's test split re-rendered at misalignment 0, 0.3, 0.6 and 0.9,
 # each with ABP and with uniform stripes, RMGL-X3) and `rmgl_response_maps` (RMGL-F4).
 
-# %%
+# %% tags=["remove-cell"]
+# Opened on Colab (or in any kernel without the project): clone the repository, run records included, and install it.
+try:
+    import partreid_core  # noqa: F401
+except ImportError:
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/partreid/partreid", "partreid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", "partreid"], check=True)
+    sys.path.insert(0, "partreid")
+
+# %% tags=["remove-input"]
 import os
+
+from partreid_core.reporting.paths import results_root, shown
 
 PROFILE = "cpu"
 DATASET = "synth-s"
-RESULTS = "results"
+RESULTS_DIR = results_root()   # $PARTREID_RESULTS, else the repository's results/, wherever the chapter runs
 RETRAIN = False
 # development and CI can point the chapter at other records (e.g. smoke runs) without editing it
-RESULTS = os.environ.get("PARTREID_RESULTS", RESULTS)
 PROFILE = os.environ.get("PARTREID_PROFILE", PROFILE)
 DATASET = os.environ.get("PARTREID_DATASET", DATASET)
 
-# %%
+# %% tags=["remove-input"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -82,9 +95,7 @@ torch.set_num_threads(1)
 pd.set_option("display.precision", 2)
 pd.set_option("display.max_colwidth", 120)
 SWEEP_DIR = Path(partreid_core.__file__).parent / "experiments" / "sweeps" / "rmgl"
-# the book executes chapters inside notebooks/: a relative RESULTS that is not here means the repository's
-if not Path(RESULTS).is_absolute() and not Path(RESULTS).is_dir():
-    RESULTS = str(Path(partreid_core.__file__).resolve().parents[1] / RESULTS)
+RESULTS = shown(RESULTS_DIR)   # as a reader types it at the repository root
 
 sweeps = []
 for name in chapter.SWEEP_FILES:
@@ -92,18 +103,18 @@ for name in chapter.SWEEP_FILES:
     sw.profile, sw.dataset = PROFILE, DATASET
     sweeps.append((name, sw))
 if RETRAIN:
-    for name, sw in sweeps:
-        run_sweep(sw, out=RESULTS)
+    for _name, sw in sweeps:
+        run_sweep(sw, out=RESULTS_DIR)
 
 status = []
 for name, sw in sweeps:
     for variant, cfg in plan(sw):
-        done = (Path(RESULTS) / cfg.experiment / cfg.run_name / "metrics.json").is_file()
+        done = (RESULTS_DIR / cfg.experiment / cfg.run_name / "metrics.json").is_file()
         status.append({"sweep": name, "experiment": cfg.experiment, "variant": variant, "seed": cfg.seed,
                        "record": "yes" if done else
                        f"not run yet: partreid sweep partreid_core/experiments/sweeps/rmgl/{name} --out {RESULTS}"})
 status = pd.DataFrame(status)
-records = chapter.load(RESULTS)
+records = chapter.load(RESULTS_DIR)
 if not records.empty:
     records = records[(records.profile == PROFILE) & (records.dataset == DATASET)]
 print(f"{len(records)} of {len(status)} planned runs have records under {RESULTS!r} "
@@ -117,7 +128,7 @@ status.groupby(["sweep", "variant", "record"]).size().rename("runs").to_frame()
 # library's model at the chapter's scale (128×64 input, ResNet-50 topology at width 0.25, last stride 1).
 # Shared trunk = stem + layer1 (up to res_conv2c); each branch = its own copy of layer2–layer4 (A1).
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.models import build_model
 
 H, W = 128, 64
@@ -125,9 +136,9 @@ net = build_model("rmgl", 10, {"backbone": {"width": 0.25}}).train()
 with torch.no_grad():
     out = net(torch.randn(2, 3, H, W))
 shape_rows = [{"tensor": f"original-path map, branch K={k}", "shape": tuple(m.shape[1:])}
-              for k, m in zip(net.stripes, out.aux["feature_maps"])]
+              for k, m in zip(net.stripes, out.aux["feature_maps"], strict=False)]
 shape_rows += [{"tensor": f"RP map (K shards re-assembled), branch K={k}", "shape": tuple(m.shape[1:])}
-               for k, m in zip(net.stripes, out.aux["rp_feature_maps"])]
+               for k, m in zip(net.stripes, out.aux["rp_feature_maps"], strict=False)]
 shape_rows += [{"tensor": "local stripe features (orig + RP)", "shape": tuple(out.aux["part_features"].shape[1:])},
                {"tensor": "triplet inputs (one per branch)", "shape": [tuple(f.shape[1:]) for f in out.features]},
                {"tensor": "classifiers (one per 256-d feature)", "shape": len(out.logits)},
@@ -140,9 +151,9 @@ pd.DataFrame({"feature": net.feature_names})
 #
 # Eq. 6 of the paper gives the largest input region one RP stripe can see when the cut is made at layer j of
 # height $h_j$ into $n_s$ shards: $R^p_j = r_{0,j} + (h_j/n_s - 1)\prod s$. The table below is that formula for the
-# paper's 384×128 input (DERIVED in the spec, RMGL-F3a); an OP stripe (final map) sees more than the whole image.
+# paper's 384×128 input (derived from the formula of §III-B; RMGL-F3a); an OP stripe (final map) sees more than the whole image.
 
-# %%
+# %% tags=["hide-input"]
 LAYERS = {"IP (image)": (1, 1, 384), "res2 (stem out)": (11, 4, 96), "res3 (after res_conv2c; RMGL)": (35, 4, 96),
           "res4 (layer2 out)": (91, 8, 48), "res5 (layer3 out)": (267, 16, 24), "OP (final map)": (363, 16, 24)}
 
@@ -162,7 +173,7 @@ derived
 # of each residual branch set to 1: our ResNet zero-initialises it, and a block that starts as the identity would
 # pass gradient through the shortcuts only); for the *trained* RMGL we compare its two paths.
 
-# %%
+# %% tags=["hide-input"]
 runs_with_rows = [r for r in records.itertuples()
                   if "rmgl_receptive_rows/untrained_rp_rows" in load_analysis(r.path)] if len(records) else []
 if not runs_with_rows:
@@ -184,7 +195,7 @@ else:
                      f"{h_img}-px-high input:"))
     display(table)
     fig, axes = plt.subplots(1, len(pos) + 1, figsize=(13, 3.2), sharey=True)
-    for ax, p, rows in zip(axes, pos + ["OP"], list(prof) + [a["rmgl_receptive_rows/untrained_orig_rows"]]):
+    for ax, p, rows in zip(axes, pos + ["OP"], list(prof) + [a["rmgl_receptive_rows/untrained_orig_rows"]], strict=False):
         ax.imshow(rows.T > 0, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title("IP" if p == "input" else p)
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
@@ -201,7 +212,7 @@ else:
 # **RMGL-X1 on the trained models.** How much of each stripe feature's gradient falls inside its own nominal
 # stripe (share of the row profile; uniform stripes), original path (OP) vs receptive path (RP):
 
-# %%
+# %% tags=["hide-input"]
 loc = chapter.locality_table(records) if len(records) else pd.DataFrame()
 if loc.empty:
     print("no records yet")
@@ -212,9 +223,9 @@ else:
     a = load_analysis(r.path)
     paths = [p for p in ("orig", "rp") if f"rmgl_receptive_rows/{p}_rows" in a]
     fig, axes = plt.subplots(1, len(paths), figsize=(4.5 * len(paths), 3.2), sharey=True, squeeze=False)
-    for ax, p in zip(axes[0], paths):
+    for ax, p in zip(axes[0], paths, strict=False):
         rows = a[f"rmgl_receptive_rows/{p}_rows"]
-        for n, prow in zip(a[f"rmgl_receptive_rows/{p}_names"], rows):
+        for n, prow in zip(a[f"rmgl_receptive_rows/{p}_names"], rows, strict=False):
             ax.plot(prow, label=n)
         ax.set_title(f"{r.variant} (seed {r.seed}): {'OP' if p == 'orig' else 'RP'} stripes")
         ax.set_xlabel("input row")
@@ -232,11 +243,11 @@ else:
 # `rmgl_response_maps`): the channel mean of each final map, min-max normalised per image, over the first six
 # query images; the p1/p2 runs that finished before the hook existed got it afterwards from their own checkpoints
 # (`partreid analyze checkpoints/rmgl-rp/*/last.pt --hooks rmgl_response_maps`; each record's `config.json` lists
-# it under `post_hoc_analysis`). The spec's quantitative proxy is the entropy of the response's row marginal
+# it under `post_hoc_analysis`). Our quantitative proxy (the paper's Fig. 4 shows the maps only) is the entropy of the response's row marginal
 # (in % of its maximum, log of the map height; lower = more concentrated in height) over 64 query images, with
 # the share of the response on the person's mask beside it.
 
-# %%
+# %% tags=["hide-input"]
 resp = chapter.response_table(records) if len(records) else pd.DataFrame()
 if resp.empty:
     print("no response-map records yet: partreid analyze <checkpoints> --hooks rmgl_response_maps")
@@ -262,7 +273,8 @@ else:
             for b in range(1, k):  # nominal stripe boundaries
                 axes[i + 1, j].axhline(b * h / k - 0.5, color="w", lw=0.8)
     for ax in axes.flat:
-        ax.set_xticks([]); ax.set_yticks([])
+        ax.set_xticks([])
+        ax.set_yticks([])
     for i, lab in enumerate(["image"] + names):
         axes[i, 0].set_ylabel(lab, fontsize=8)
     fig.suptitle(f"RMGL-F4: channel-mean responses, rmgl seed {r.seed} (min-max per image)", fontsize=8)
@@ -285,7 +297,7 @@ else:
 #
 # The paper's Table V (Market-1501 and DukeMTMC-reID, ImageNet-pretrained ResNet-50 at 384×128), transcribed:
 
-# %%
+# %% tags=["hide-input"]
 T5 = pd.DataFrame([
     ("2-stripe (BL)", 85.6, 95.0, 76.5, 88.1), ("3-stripe (BL)", 85.5, 94.9, 77.1, 88.2),
     ("2+3-stripe (BL)", 87.1, 95.5, 79.0, 89.3), ("2-stripe+RP", 86.8, 95.0, 77.5, 88.1),
@@ -309,7 +321,7 @@ T5
 # whereas the paper's only-RP row has none. Metric: non-interpolated mAP and Rank-1 (the paper does not say which
 # AP it computes; see the evaluation-protocol chapter), no re-ranking, synthetic data.
 
-# %%
+# %% tags=["hide-input"]
 ROWS = {  # paper row -> (our variant, test stripes)
     "2+3-stripe (BL)": ("op-baseline-no-rsa", "uniform"),
     "2+3-stripe+ABP": ("op-baseline-no-rsa", "abp"),
@@ -340,7 +352,7 @@ else:
 # is the **direction and rough size of each effect**; the table below puts the paper's Δ next to ours (mean over
 # seeds of the treatment minus mean of the baseline; the claims table further down has the test).
 
-# %%
+# %% tags=["hide-input"]
 EFFECTS = [  # (effect, treatment row, baseline row)
     ("+RP (with RSA)", "2+3-stripe+RP+RSA", "2+3-stripe+RSA"),
     ("+ABP on RP+RSA", "2+3-stripe+RP+ABP+RSA (RMGL)", "2+3-stripe+RP+RSA"),
@@ -368,7 +380,7 @@ eff.set_index(["effect", "metric"]).round(2)
 # scale ×e^{±0.27}: heads and feet cut or lots of background), with ABP (solid) test stripes, and uniform (dashed)
 # ones for the p1 pair. Mean ± std over seeds; the table below has both stripe modes for every variant.
 
-# %%
+# %% tags=["hide-input"]
 if mis.empty:
     print(f"no rmgl_misalignment records yet: partreid sweep partreid_core/experiments/sweeps/rmgl/p1_rp.yaml "
           f"--out {RESULTS}")
@@ -398,7 +410,7 @@ else:
 # meant to buy robustness to misalignment; a flatter curve at a lower level and a steeper one at a higher level are
 # different trade-offs, and the two numbers below separate them.
 
-# %%
+# %% tags=["remove-input"]
 if not mis.empty:
     abp = mis[mis.stripes == "abp"].groupby(["variant", "level"]).mAP.mean().unstack()
     if {0.0, 0.9} <= set(abp.columns):
@@ -409,13 +421,13 @@ if not mis.empty:
 # %% [markdown]
 # ## RMGL-X2 and RMGL-F5: do ABP's stripe boundaries follow the person?
 #
-# ABP (§2.6) lets every channel vote for the row of its spatial maximum and cuts the final map where the cumulative
+# ABP (§III-C) lets every channel vote for the row of its spatial maximum and cuts the final map where the cumulative
 # votes reach equal shares. If the votes sit on the person, the cuts should move with the person's vertical offset
 # in the box; uniform cuts cannot. The hook kept the ABP boundaries of the first 256 query images at every
 # misalignment level, with the true offset of the person's centre (`shift_y`, in box heights) from the renderer.
 # (Fig. 5's per-row vote histogram needs the feature maps, which are not stored; the boundaries are its outcome.)
 
-# %%
+# %% tags=["hide-input"]
 def boundary_points(records, variant="rmgl", k=2):
     pts = []
     for r in records[records.variant == variant].itertuples():
@@ -454,11 +466,11 @@ else:
 # %% [markdown]
 # ## RMGL-F6: random shifting augmentation
 #
-# The library's RSA (`partreid_core.data.augment.random_shift`, the spec's §4 parameters: p = 1 (A15), p_c = 0.5,
-# r_c^min = 0.7, r_h^min = r_w^min = 0.5, grey fill) on a few SynthReID images, next to random erasing (RE), the
+# The library's RSA (`partreid_core.data.augment.random_shift`, the parameters of §IV-A: p_c = 0.5,
+# r_c^min = 0.7, r_h^min = r_w^min = 0.5; overall p = 1 and grey fill are ours, A15) on a few SynthReID images, next to random erasing (RE), the
 # augmentation the paper compares with in Table VI.
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.data import build_dataset
 from partreid_core.data.augment import ErasingConfig, RSAConfig, random_erasing, random_shift
 from partreid_core.data.transforms import normalize
@@ -487,11 +499,11 @@ fig.tight_layout()
 #
 # Paper values (Market / Duke; Δ relative to the BL rows of Table V). Ours, two groups, each with its paper rows:
 # the 2+3-stripe baseline (output partition only) bare and with RSA (p1, p2), colour jitter (RCJ), random cropping
-# (RC) and random erasing (RE) (`p3_augment.yaml`, settings from the spec's A24 scaled to 128×64), as in the paper;
+# (RC) and random erasing (RE) (`p3_augment.yaml`, our settings (A24; Table VI gives none) scaled to 128×64), as in the paper;
 # and the full dual-path model with RE, RSA and RSA+RE (p2), which the paper does not tabulate. RCRS and the
 # 2-stripe rows are not run. Δ is against the same group's model without augmentation, per seed.
 
-# %%
+# %% tags=["hide-input"]
 T6 = pd.DataFrame([
     ("2-stripe+RCJ", 85.8, 94.9, 76.4, 88.1), ("2-stripe+RC", 85.6, 94.8, 76.6, 88.0),
     ("2-stripe+RE", 86.4, 95.0, 77.1, 88.5), ("2-stripe+RCRS", 86.0, 95.1, 76.8, 88.0),
@@ -531,17 +543,17 @@ if len(aug):
 # %% [markdown]
 # ## Claims
 #
-# Every claim of the spec's §11 that the sweeps address, judged by the book's common rule (Welch t-test over seeds,
+# Every claim of the paper (§IV-B to §IV-D, Table VI, Figs. 4–9) that the sweeps address, judged by the book's common rule (Welch t-test over seeds,
 # α = 0.05: *confirmed* = expected sign and significant; *not confirmed* = significant the other way or
 # practically zero, 95 % CI inside ±margin; otherwise *inconclusive*). Test-time switches (ABP vs uniform, the
 # misalignment levels) and the gradient locality are read from the hooks, under derived names:
 # `rmgl+abp@0.9` = run `rmgl` evaluated at misalignment 0.9 with ABP stripes; `rmgl:rp` = its RP stripe features.
 
-# %%
-claims = chapter.claims_table(RESULTS)
+# %% tags=["hide-input"]
+claims = chapter.claims_table(RESULTS_DIR)
 claims[["claim", "artefact", "statement", "metric", "expected", "observed", "seeds", "verdict"]]
 
-# %%
+# %% tags=["hide-input"]
 WHAT = {
     "S1-locality": "Share of a stripe feature's input gradient inside its own stripe: RP vs OP of the same trained "
                    "RMGL. This is the mechanism RMGL rests on.",
@@ -588,7 +600,7 @@ display(Markdown("\n".join(lines)))
 # numbers, not as a comparison: the data, scale and training differ entirely. Real data needs the GPU profile and
 # the data sets (PARTREID_DATA).
 
-# %%
+# %% tags=["hide-input"]
 T1 = pd.DataFrame([
     ("HA-CNN", 75.7, 91.2, 63.8, 80.5), ("DNN-CRF", 81.6, 93.5, 69.5, 84.9), ("PCB+RPP", 81.6, 93.8, 69.2, 83.3),
     ("Mancs", 82.3, 92.3, 71.8, 84.9), ("GSRW", 82.5, 92.7, 66.4, 80.7), ("AANet-50", 82.5, 93.9, 72.6, 86.4),
@@ -612,7 +624,7 @@ T1
 # %% [markdown]
 # ### RMGL-T2: CUHK03 labeled / detected, 767/700 protocol (Table II)
 
-# %%
+# %% tags=["hide-input"]
 pd.DataFrame([
     ("HA-CNN", 41.0, 44.4, 38.6, 41.7), ("MLFN", 49.2, 54.7, 47.8, 52.8), ("PCB+RPP", np.nan, np.nan, 57.5, 63.7),
     ("SFT", 62.4, 68.2, np.nan, np.nan), ("Mancs", 63.9, 69.0, 60.5, 65.5), ("PAP+PS", np.nan, np.nan, 66.8, 72.5),
@@ -626,7 +638,7 @@ pd.DataFrame([
 #
 # ### RMGL-T3: MSMT17 (Table III)
 
-# %%
+# %% tags=["hide-input"]
 pd.DataFrame([("GoogLeNet", 23.0, 47.6), ("PDC", 29.7, 58.0), ("GLAD", 34.0, 61.4), ("SFT", 47.6, 73.6),
               ("IANet", 46.8, 75.5), ("Auto-ReID", 52.5, 78.2), ("PAP+PS", 55.3, 80.8), ("DG-Net", 52.3, 77.2),
               ("RMGL", 60.4, 83.6)], columns=["method", "mAP", "R1"]).set_index("method")
@@ -637,7 +649,7 @@ pd.DataFrame([("GoogLeNet", 23.0, 47.6), ("PDC", 29.7, 58.0), ("GLAD", 34.0, 61.
 # RMGL's rows only (the compared UDA methods use target data; three IDE cells in the paper look column-swapped).
 # The synthetic analogue follows the table below the paper's.
 
-# %%
+# %% tags=["hide-input"]
 pd.DataFrame([
     ("Market", "RMGL†", np.nan, np.nan, 33.8, 52.4, 13.6, 14.8), ("Market", "PAP+PS†", np.nan, np.nan, 31.7, 51.4, 12.8, 14.2),
     ("Duke", "RMGL†", 33.4, 63.7, np.nan, np.nan, 9.9, 11.0), ("Duke", "PAP+PS†", 32.9, 61.7, np.nan, np.nan, 9.6, 11.4),
@@ -655,10 +667,10 @@ pd.DataFrame([
 # mAP. The paper's competitor with the same kind of cue is PAP+PS, the part-aligned pooling + part segmentation
 # model of PAL's authors; its nearest method here is PAL (MGN+PS) or PAL (PCB+PS).
 
-# %%
+# %% tags=["hide-input"]
 from partreid_core.reporting.comparison import robustness_runs
 
-dom = robustness_runs(RESULTS)
+dom = robustness_runs(RESULTS_DIR)
 dom = dom[dom.knob == "domain"] if not dom.empty else dom
 if dom.empty:
     print("no domain-shift records: partreid robustness --knob domain (see the comparison chapter)")
@@ -692,7 +704,7 @@ else:
 # res4 (`rp-res4`), and OP (`op-baseline`, the same network without the RP path). res2, res5 and the
 # single-branch K grid are not run.
 
-# %%
+# %% tags=["hide-input"]
 F9_CUTS = [("IP", "ip"), ("res3", "rmgl"), ("res4", "rp-res4"), ("OP", "op-baseline")]
 f9 = [(cut, records[records.variant == v]) for cut, v in F9_CUTS] if len(records) else []
 f9 = [(cut, r) for cut, r in f9 if len(r)]
@@ -700,7 +712,7 @@ if len(f9) < 2:
     print("RMGL-F9: not enough records yet (partreid sweep partreid_core/experiments/sweeps/rmgl/p2_partition.yaml)")
 else:
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, col in zip(axes, ["rank1", "mAP"]):
+    for ax, col in zip(axes, ["rank1", "mAP"], strict=False):
         xs = [c for c, _ in f9]
         ax.errorbar(range(len(xs)), [r[col].mean() for _, r in f9],
                     yerr=[r[col].std(ddof=1) if len(r) > 1 else 0 for _, r in f9], marker="o", capsize=3,
@@ -714,9 +726,9 @@ else:
     plt.show()
 
 # %% [markdown]
-# ### Figures not reproduced in this session
+# ### Figures not reproduced
 #
-# - **RMGL-F7** (RSA parameters p_c, r_c^min, r_w^min): 3 × ~8 values × 3 seeds is beyond the budget.
+# - **RMGL-F7** (RSA parameters p_c, r_c^min, r_w^min): 3 × ~8 values × 3 seeds (about 70 runs) were not run.
 #   Paper trend: flat for p_c 0.3–0.6, worse at p_c = 1; r_c^min ≈ 0.7 best.
 # - **RMGL-F8** (partition number n ∈ {2, 3, 4, 6}): paper: n = 2 best on Market/CUHK03, 3 on Duke/MSMT17. Not run.
 # - **RMGL-F10** (triplet margin) and **RMGL-F11** (weight decay): not run; paper: margin 0.4–0.6 best, soft worst;
@@ -736,7 +748,7 @@ else:
 # training). The receptive field does not shrink with the image, so at 128 px every region is relatively larger than
 # in the paper: the res3 RP region is ~3/4 of the image height for K = 2 instead of ~0.58.
 #
-# **Choices where the paper is silent or garbled** (spec §10; all in `partreid_core/models/rmgl.py`):
+# **Choices where the paper is silent or garbled** (ids are ours; all in `partreid_core/models/rmgl.py`):
 #
 # | id | question | our choice |
 # |---|---|---|

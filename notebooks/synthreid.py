@@ -255,8 +255,9 @@ views.round(2)
 # %%
 from pathlib import Path
 
-from partreid_core.experiments.records import load_history, load_records, results_root
+from partreid_core.experiments.records import load_history, load_records
 from partreid_core.reporting import Claim, judge, provenance
+from partreid_core.reporting.paths import results_root
 
 RESULTS = results_root()
 cal = load_records(RESULTS, "calibration")

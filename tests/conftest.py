@@ -23,10 +23,15 @@ def _seed():
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
-    """Build the book once per session with warnings as errors; returns (html_dir, build_log)."""
+    """Build the book once per session with warnings as errors; returns (html_dir, build_log).
+
+    ``PARTREID_BUILT_BOOK=<dir>/_build/html`` checks a book built already (with ``-W``) instead of building one."""
     import subprocess
     import sys
     from pathlib import Path
+
+    if os.environ.get("PARTREID_BUILT_BOOK"):
+        return Path(os.environ["PARTREID_BUILT_BOOK"]), ""
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path_factory.mktemp("book")
