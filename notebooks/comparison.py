@@ -92,6 +92,22 @@ print("AP conventions: mAP = non-interpolated (torchreid, Market-1501 code); mAP
       "mINP = mean inverse negative penalty; all in %")
 
 # %% [markdown]
+# ## The headline claims at a glance
+#
+# Four to six claims per paper, those of its abstract and main ablation table, fixed before their fourth and fifth
+# seeds were run: the paper's own Δ (its table or figure and data set), ours with its 95 % confidence interval
+# (paired by seed), their ratio, how many seeds agree in sign, and the verdict under the rule of
+# {doc}`evaluation_protocol` (Holm-corrected within each chapter). The rows are those of `partreid claims`; each
+# claim links to its chapter.
+
+# %% tags=["hide-input"]
+from IPython.display import HTML  # noqa: E402
+
+from partreid_core.reporting import glance  # noqa: E402
+
+display(HTML(glance.render(glance.headline_table(RESULTS_DIR, link_prefix=""))))
+
+# %% [markdown]
 # ## The table
 #
 # Mean ± standard deviation over the seeds each method has (column `seeds`). Parameters and multiply-adds are
