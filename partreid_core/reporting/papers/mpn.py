@@ -224,3 +224,4 @@ def claims_table(results_root: str | Path = "results", profile: str | None = Non
     ``"no records (...)"`` in ``observed``; never an exception for missing data.
     """
     return claims.claims_table(CLAIMS, tidy_values(load(results_root, profile, dataset)), paper=PAPER)
+run_table = load  # the chapter toolkit's name (reporting.chapter.module_runs)

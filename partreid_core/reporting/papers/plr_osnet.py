@@ -150,3 +150,4 @@ def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
 
 __all__ = ["PAPER", "EXPERIMENTS", "ARTEFACTS", "CLAIMS", "DETECTED", "claims_table", "tidy_values", "load_runs",
            "cam_runs", "cam_centroid"]
+run_table = load_runs  # the chapter toolkit's name (reporting.chapter.module_runs)

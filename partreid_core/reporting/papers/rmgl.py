@@ -264,3 +264,4 @@ def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
     """Every claim judged on the records under ``results_root`` by the book's verdict rule
     (:func:`partreid_core.reporting.claims.claims_table`; missing records: "inconclusive", "no records")."""
     return claims.claims_table(CLAIMS, tidy_values(load(results_root)), paper=PAPER)
+run_table = load  # the chapter toolkit's name (reporting.chapter.module_runs)
