@@ -31,3 +31,16 @@ def test_shown_is_relative_inside_the_repository_only(tmp_path, monkeypatch):
     assert paths.shown(paths.results_root()) == "results"
     assert paths.shown(REPO / "partreid_core" / "experiments") == "partreid_core/experiments"
     assert paths.shown(tmp_path) == str(tmp_path.resolve())
+
+
+def test_regime_roots(monkeypatch, tmp_path):
+    from partreid_core.reporting.paths import regime_root, results_root
+
+    monkeypatch.setenv("PARTREID_RESULTS", str(tmp_path))
+    assert results_root() == tmp_path and results_root("fine-tuned") == tmp_path / "fine-tuned"
+    assert regime_root("results", "fine-tuned").as_posix() == "results/fine-tuned"
+    assert regime_root("results", "scratch").as_posix() == "results"
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown regime"):
+        results_root("imagenet")
