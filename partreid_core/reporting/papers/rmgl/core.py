@@ -1,4 +1,4 @@
-"""RMGL chapter (spec ``papers/rmgl.md``): artefact checklist, testable claims and their verdicts from run records.
+"""RMGL chapter: artefact checklist, testable claims and their verdicts from run records.
 
 The records come from the sweeps in ``partreid_core/experiments/sweeps/rmgl/``:
 
@@ -29,18 +29,19 @@ public code, and the book compares such papers in the most common convention (ev
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...experiments.records import load_analysis, load_records
-from .. import claims
-from ..claims import Claim
+from ....experiments.records import load_analysis, load_records
+from ... import claims
+from ...claims import Claim
 
 PAPER = "RMGL"
 EXPERIMENTS = ["rmgl-rp", "rmgl-rsa", "rmgl-partition", "rmgl-augment"]
-#: the sweep files of the chapter, priority first (p1 runs this session, p2 later)
+#: the sweep files of the chapter, priority first
 SWEEP_FILES = ["p1_rp.yaml", "p2_rsa.yaml", "p2_partition.yaml", "p3_augment.yaml"]
 
 ARTEFACTS: dict[str, str] = {
@@ -72,8 +73,12 @@ HEAVY = 0.9
 NATIVE = 0.3
 
 
-def _v(variant: str, mode: str, level: float) -> str:
+def switched(variant: str, mode: str, level: float) -> str:
+    """The derived variant name of ``variant`` evaluated at test misalignment ``level`` with ``mode`` stripes."""
     return f"{variant}+{mode}@{level:g}"
+
+
+_v = switched  # the claims' short name for it
 
 
 #: where the paper's Market-1501 numbers are (the source text has no page breaks, so sections stand in for pages)
@@ -155,7 +160,7 @@ def in_stripe_share(rows: np.ndarray, names) -> np.ndarray:
     """Share of each stripe feature's gradient row profile (P, H) inside its own nominal rows -> (P,)."""
     rows = np.asarray(rows, dtype=float)
     out = []
-    for r, n in zip(rows, names):
+    for r, n in zip(rows, names, strict=True):
         a, b = nominal_rows(n, rows.shape[1])
         out.append(r[a:b].sum() / max(r.sum(), 1e-12))
     return np.asarray(out)
@@ -238,22 +243,38 @@ def response_table(records: pd.DataFrame) -> pd.DataFrame:
                                        "response_fg_mass"])
 
 
-def tidy_values(records: pd.DataFrame) -> pd.DataFrame:
+@dataclass(frozen=True)
+class HookTables:
+    """The three hook tables of one set of records (each reads every run's ``analysis.npz`` once)."""
+
+    misalignment: pd.DataFrame
+    locality: pd.DataFrame
+    response: pd.DataFrame
+
+
+def hook_tables(records: pd.DataFrame) -> HookTables:
+    """:func:`misalignment_table`, :func:`locality_table` and :func:`response_table` of ``records``."""
+    return HookTables(misalignment_table(records), locality_table(records), response_table(records))
+
+
+def tidy_values(records: pd.DataFrame, hooks: HookTables | None = None) -> pd.DataFrame:
     """The table the claims are judged on: one row per run, plus the hook-derived rows (module docstring), each
-    with its run's ``seed`` and evaluated ``split``."""
+    with its run's ``seed`` and evaluated ``split``. ``hooks``: :func:`hook_tables` of ``records``, when made."""
     cols = ["variant", "seed", "split", "rank1", "mAP", "mAP_trapezoid", "mINP", "grad_in_stripe",
             "response_row_entropy", "response_fg_mass"]
     if records.empty:
         return pd.DataFrame(columns=cols)
+    hooks = hooks or hook_tables(records)
     base = records[[c for c in cols if c in records.columns]].copy()
-    mis = misalignment_table(records)
+    mis = hooks.misalignment
     if not mis.empty:
-        mis = mis.assign(variant=[_v(v, s, l) for v, s, l in zip(mis.variant, mis.stripes, mis.level)])
+        names = [switched(v, s, lv) for v, s, lv in zip(mis.variant, mis.stripes, mis.level, strict=True)]
+        mis = mis.assign(variant=names)
         mis = mis.drop(columns=["level", "stripes"])
-    loc = locality_table(records)
+    loc = hooks.locality
     if not loc.empty:
         loc = loc.assign(variant=loc.variant + ":" + loc.path).drop(columns=["path"])
-    resp = response_table(records)
+    resp = hooks.response
     if not resp.empty:
         resp = resp.assign(variant=resp["variant"] + ":" + resp["map"]).drop(columns=["map"])
     out = pd.concat([frame for frame in (base, mis, loc, resp) if not frame.empty], ignore_index=True)
@@ -265,3 +286,8 @@ def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
     (:func:`partreid_core.reporting.claims.claims_table`; missing records: "inconclusive", "no records")."""
     return claims.claims_table(CLAIMS, tidy_values(load(results_root)), paper=PAPER)
 run_table = load  # the chapter toolkit's name (reporting.chapter.module_runs)
+
+
+__all__ = ["ARTEFACTS", "CLAIMS", "EXPERIMENTS", "HEAVY", "NATIVE", "PAPER", "SWEEP_FILES", "HookTables",
+           "claims_table", "hook_tables", "in_stripe_share", "load", "locality_table", "misalignment_table",
+           "nominal_rows", "response_table", "run_table", "support", "switched", "tidy_values"]
