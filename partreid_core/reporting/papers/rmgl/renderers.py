@@ -577,6 +577,11 @@ def _ci(row: pd.Series) -> str:
             f"[{fmt(row['ci_low'], d, signed=True)}, {fmt(row['ci_high'], d, signed=True)}]")
 
 
+def _times(ratio: object) -> str:
+    text = fmt(ratio, 1)
+    return text if text == MISSING else f"{text}×"
+
+
 def table_claims(ch: Chapter) -> pd.DataFrame:
     """Every claim of the chapter (rows), as ``partreid claims --paper RMGL`` judges it: kind, design, the
     paper's Δ and source, ours with its 95 % CI, the ratio, the minimum detectable effect, Holm's p, the seeds'
@@ -587,8 +592,9 @@ def table_claims(ch: Chapter) -> pd.DataFrame:
         rows.append({"claim": r["claim"], "artefact": r["artefact"], "kind": r["kind"],
                      "statement": r["statement"], "metric": r["metric"], "design": r["design"],
                      "paper's Δ": fmt(r["paper_effect"], d, signed=True),
-                     "ours: Δ [95 % CI]": _ci(r), "ours ÷ paper's": fmt(r["ratio"], 1),
-                     "MDE": fmt(r["mde"], d), "p (Holm)": fmt(r["p_holm"] if r["kind"] != "sanity" else r["p"], 3),
+                     "ours: Δ [95 % CI]": _ci(r), "ours ÷ paper's": _times(r["ratio"]),
+                     "MDE": fmt(r["mde"], d),
+                     "p (Holm; sanity: raw)": fmt(r["p_holm"] if r["kind"] != "sanity" else r["p"], 3),
                      "seeds": r["seed_signs"] or MISSING, "verdict": r["verdict"]})
     return pd.DataFrame(rows).set_index("claim")
 
