@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from partreid_core.reporting.papers import STATUSES
 import torch
 
 from partreid_core.experiments.sweep import load_sweep, plan
+from partreid_core.reporting.papers import STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = sorted((ROOT / "partreid_core/experiments/sweeps/plr_osnet").glob("*.yaml"))
