@@ -232,7 +232,7 @@ def fig_s1(ch: Chapter) -> Figure:
         ax.set_yscale("log")
         ax.set_xlabel("epoch (0-based)")
         ax.set_ylabel("learning rate")
-        ax.legend(loc="lower right", fontsize=MIN_FONT)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9, frameon=False)  # off the data
     fig.suptitle("PLR-S1: learning-rate schedules", fontsize=11)
     fig.tight_layout()
     return _finish(fig)
@@ -289,8 +289,10 @@ def fig_f1(ch: Chapter) -> Figure:
     duke, cuhk = T2.numbers(), T3.numbers()
     both = [m for m in duke.index if m in cuhk.index and cuhk.loc[m].notna().all()]
     groups = {"2018": ("tab:gray", "o", 40), "2019": ("tab:blue", "s", 40), "PLR-OSNet": ("tab:red", "*", 220)}
-    # labels of close neighbours (Pyramid / SONA, MHN / MGN) go below their point instead of beside it
-    offsets = {"Pyramid": (4, -11), "MGN": (4, 3)}
+    # labels of close neighbours (Pyramid / SONA / BDB, MHN / MGN) go below, above or left of their point
+    offsets = {("mAP", "Pyramid"): (4, -11, "left"), ("mAP", "MGN"): (4, 3, "left"),
+               ("Rank-1", "Pyramid"): (-6, -1, "right"), ("Rank-1", "BDB"): (-6, -4, "right"),
+               ("Rank-1", "MGN"): (4, 3, "left")}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     for ax, metric in zip(axes, ("mAP", "Rank-1"), strict=True):
         for m in both:
@@ -299,7 +301,8 @@ def fig_f1(ch: Chapter) -> Figure:
             x, y = duke.loc[m, ("DukeMTMC-reID", metric)], cuhk.loc[m, ("CUHK03-D", metric)]
             ax.scatter(x, y, c=color, marker=marker, s=size, label=group)
             name = m.split(" (")[0]
-            ax.annotate(name, (x, y), fontsize=MIN_FONT, xytext=offsets.get(name, (4, -3)), textcoords="offset points")
+            dx, dy, ha = offsets.get((metric, name), (4, -3, "left"))
+            ax.annotate(name, (x, y), fontsize=MIN_FONT, xytext=(dx, dy), ha=ha, textcoords="offset points")
         ax.set_xlabel(f"DukeMTMC-reID {metric} (%)")
         ax.set_ylabel(f"CUHK03-detected {metric} (%)")
         ax.margins(0.12)
