@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from partreid_core.reporting.papers import STATUSES
 import torch
 
 from partreid_core.experiments.sweep import load_sweep, plan
+from partreid_core.reporting.papers import STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = sorted((ROOT / "partreid_core/experiments/sweeps/plr_osnet").glob("*.yaml"))
@@ -107,17 +106,44 @@ SPEC_CHECKLIST = ["PLR-T1", "PLR-T2", "PLR-T3", "PLR-T4", "PLR-T5", "PLR-T6", "P
                   "PLR-F1", "PLR-F2", "PLR-F3", "PLR-F4", "PLR-F5", "PLR-S1"]
 
 
-def test_every_checklist_artefact_is_listed_and_in_the_notebook():
+def _code_and_headings(text: str) -> tuple[str, str]:
+    """(the code cells, the markdown headings) of a py:percent notebook."""
+    code, headings = [], []
+    for cell in re.split(r"^# %%", text, flags=re.M)[1:]:
+        head, _, body = cell.partition("\n")
+        if "[markdown]" in head:
+            headings += [line for line in body.splitlines() if line.startswith("# #")]
+        else:
+            code.append(body)
+    return "\n".join(code), "\n".join(headings)
+
+
+def test_every_artefact_has_renderers_called_under_its_heading():
+    """Each checklist artefact has a heading, and every renderer of it is called in a code cell of the chapter."""
     from partreid_core.reporting.papers import plr_osnet as chapter
 
     assert sorted(chapter.ARTEFACTS) == sorted(SPEC_CHECKLIST)
     assert set(chapter.ARTEFACTS.values()) <= set(STATUSES)
+    assert set(chapter.RENDERERS) == set(chapter.ARTEFACTS)
+    code, headings = _code_and_headings((ROOT / "notebooks/plr_osnet.py").read_text())
+    for aid, renderers in chapter.RENDERERS.items():
+        assert re.search(rf"{aid}\b", headings), f"{aid} is in no heading of the notebook"
+        for fn in renderers:
+            assert re.search(rf"\bplr\.{fn.__name__}\(ch\)", code), f"{fn.__name__} ({aid}) is not called"
+    for page_level in ("glance.render(ch.glance())", "plr.status_table(ch)", "plr.table_claims(ch)"):
+        assert page_level in code
+
+
+def test_notebook_code_is_short_and_its_plumbing_hidden():
+    """At most 250 non-empty code lines; every code cell is tagged remove-cell, remove-input or hide-input."""
     text = (ROOT / "notebooks/plr_osnet.py").read_text()
-    headings = "\n".join(line for line in text.splitlines() if line.startswith("# #") or "suptitle" in line
-                         or "print(\"PLR-" in line)
-    for aid in SPEC_CHECKLIST:
-        assert re.search(rf"{aid}\b", headings), f"{aid} is in no heading or caption of the notebook"
-    assert "PROFILE = \"cpu\"" in text and "RETRAIN = False" in text and "DATASET = \"synth-s\"" in text
+    code, _ = _code_and_headings(text)
+    assert sum(1 for line in code.splitlines() if line.strip()) <= 250
+    heads = [c.partition("\n")[0] for c in re.split(r"^# %%", text, flags=re.M)[1:]]
+    for head in heads:
+        if "[markdown]" not in head:
+            assert re.search(r"remove-cell|remove-input|hide-input", head), head
+    assert not re.search(r"\bspec\b|spec §|pal\.md|session|Welch|not confirmed", text)
 
 
 def test_claims_use_variants_of_the_sweeps():

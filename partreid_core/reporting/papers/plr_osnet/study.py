@@ -1,4 +1,4 @@
-"""plr_osnet chapter: artefacts, claims and their verdicts from run records (spec ``papers/plr_osnet.md``).
+"""The PLR-OSNet chapter's study: its experiments, artefact checklist, claims and how the run records answer them.
 
 Records come from the chapter's sweeps (``partreid_core/experiments/sweeps/plr_osnet``):
 
@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...experiments.records import load_analysis, load_records
-from .. import claims
-from ..claims import Claim
+from ....data.types import PART_CLASSES
+from ....experiments.records import load_analysis, load_records
+from ... import claims
+from ...claims import Claim
 
 PAPER = "PLR"
 EXPERIMENTS = ["plr_osnet-core", "plr_osnet-ablations", "plr_osnet-detected"]
@@ -88,7 +89,8 @@ def load_runs(results_root: str | Path = "results") -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=["experiment", "variant", "key", "seed", "mAP", "rank1", "path"])
     df = df.copy()
-    df["key"] = [(DETECTED if e == "plr_osnet-detected" else "") + v for e, v in zip(df.experiment, df.variant)]
+    df["key"] = [(DETECTED if e == "plr_osnet-detected" else "") + v
+                 for e, v in zip(df.experiment, df.variant, strict=True)]
     return df
 
 
@@ -106,8 +108,6 @@ def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
     Columns: key, variant_key, target, seed, split, cam_centroid_row, body_mass, and ``mass_<class>`` for the
     8 part classes (mean over the scored query images).
     """
-    from ...data.types import PART_CLASSES
-
     rows = []
     for r in runs.itertuples():
         f = Path(r.path) / "analysis.npz"
@@ -122,7 +122,7 @@ def cam_runs(runs: pd.DataFrame) -> pd.DataFrame:
                    "split": getattr(r, "split", "test"),
                    "cam_centroid_row": float(cent[t]), "body_mass": float(a["plr_cam/body_mass"][t].mean())}
             mass = a["plr_cam/part_mass"][t].mean(0)
-            row.update({f"mass_{c}": float(m) for c, m in zip(PART_CLASSES, mass)})
+            row.update({f"mass_{c}": float(m) for c, m in zip(PART_CLASSES, mass, strict=True)})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -148,6 +148,14 @@ def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
     return claims.claims_table(CLAIMS, tidy_values(load_runs(results_root)), paper=PAPER, variant_col="key")
 
 
+def run_table(results_root: str | Path = "results") -> pd.DataFrame:
+    """The chapter toolkit's run table (:func:`partreid_core.reporting.chapter.open_chapter`): :func:`load_runs`
+    with ``variant`` set to the regime-qualified ``key``, so ``Chapter.of("detected/plr_osnet")`` selects the
+    detected-box runs and ``Chapter.of("plr_osnet")`` the default-box ones; the sweep's own variant name is kept
+    in ``sweep_variant``."""
+    runs = load_runs(results_root)
+    return runs.assign(sweep_variant=runs["variant"], variant=runs["key"])
+
+
 __all__ = ["PAPER", "EXPERIMENTS", "ARTEFACTS", "CLAIMS", "DETECTED", "claims_table", "tidy_values", "load_runs",
-           "cam_runs", "cam_centroid"]
-run_table = load_runs  # the chapter toolkit's name (reporting.chapter.module_runs)
+           "run_table", "cam_runs", "cam_centroid"]
