@@ -72,3 +72,101 @@ def test_a_cpu_ft_sweep_records_regime_and_trunk(tmp_path, monkeypatch, capsys):
     assert meta["regime"] == "fine-tuned" and meta["config"]["profile"] == "cpu-ft"
     assert meta["pretrained_trunk"] == {"name": trunk.name, "sha256": file_sha256(trunk), "source": "synth"}
     assert not (tmp_path / "results/tiny").exists()
+
+
+# --------------------------------------------------------------------------------------------------- claims
+MAP = "mAP_trapezoid"   # PAL's mAP column (reporting.papers.pal.MAP)
+# PAL's headline pairs C1-gp-mAP (globalpool_ps vs globalpool) and C1-pcb-mAP (pcb_ps vs pcb), five seeds each:
+# the GlobalPool gain holds in both regimes, the PCB one only from scratch (fine-tuned, PS costs 5 points)
+GAINS = {"scratch": {"pal-globalpool": 5.0, "pal-pcb": 5.0}, "fine-tuned": {"pal-globalpool": 5.0, "pal-pcb": -5.0}}
+PAIRS = {"pal-globalpool": ("globalpool_ps", "globalpool"), "pal-pcb": ("pcb_ps", "pcb")}
+
+
+def _record(path: Path, variant: str, seed: int, value: float, regime: str) -> None:
+    path.mkdir(parents=True)
+    cfg = {"model": variant, "profile": "cpu" if regime == "scratch" else "cpu-ft", "data": {"dataset": "synth-s"}}
+    (path / "config.json").write_text(json.dumps({"config": cfg, "seed": seed, "variant": variant, "regime": regime}))
+    (path / "metrics.json").write_text(json.dumps({"rank1": value, MAP: value, "split": "test"}))
+
+
+@pytest.fixture()
+def two_regimes(tmp_path) -> Path:
+    """Records of PAL's two headline pairs in both regimes: scratch under the root, fine-tuned under root/fine-tuned."""
+    for regime, gains in GAINS.items():
+        root = tmp_path / ("fine-tuned" if regime == "fine-tuned" else "")
+        for exp, gain in gains.items():
+            treatment, baseline = PAIRS[exp]
+            for seed in range(5):
+                base = 40.0 + seed + (0.1 * seed * seed)     # a seed effect shared by both arms
+                _record(root / exp / f"{baseline}-s{seed}", baseline, seed, base, regime)
+                _record(root / exp / f"{treatment}-s{seed}", treatment, seed, base + gain + 0.2 * (seed % 2), regime)
+    return tmp_path
+
+
+def test_claims_per_regime_and_the_wide_table(two_regimes):
+    from partreid_core.reporting.cli import DEPENDENT, ROBUST, gather_claims, regime_table
+
+    rows = gather_claims(two_regimes, ["PAL"])
+    assert list(rows["regime"].unique()) == ["scratch", "fine-tuned"]
+    by = rows.set_index(["regime", "id"])
+    assert by.loc[("scratch", "C1-gp-mAP"), "verdict"] == by.loc[("fine-tuned", "C1-gp-mAP"), "verdict"] == "confirmed"
+    assert by.loc[("scratch", "C1-pcb-mAP"), "verdict"] == "confirmed"
+    assert by.loc[("fine-tuned", "C1-pcb-mAP"), "verdict"] == "contradicted"
+    assert by.loc[("fine-tuned", "C1-pcb-mAP"), "difference"] == pytest.approx(-5.0 + 0.2 * 2 / 5)
+    # Holm runs per regime: each regime's family holds only its own p-values
+    for regime in ("scratch", "fine-tuned"):
+        mine = rows[rows.regime == regime]
+        assert mine["p_holm"].notna().sum() == mine.loc[mine.kind != "sanity", "p"].notna().sum()
+    wide = regime_table(rows).set_index("id")
+    assert wide.loc["C1-gp-mAP", "regime"] == ROBUST and wide.loc["C1-pcb-mAP", "regime"] == DEPENDENT
+    assert wide.loc["C1-mgn-mAP", "regime"] == "—"   # no MGN records in either regime
+    assert wide.loc["C1-pcb-mAP", "fine-tuned: verdict"] == "contradicted"
+    assert wide.loc["C1-pcb-mAP", "fine-tuned: Δ [95 % CI]"].startswith("-4.9 [")
+    assert len(wide) == len(rows) // 2
+
+
+def test_a_regime_without_records_still_has_its_rows(two_regimes, tmp_path_factory):
+    from partreid_core.reporting.cli import gather_claims, regime_table
+
+    only_scratch = tmp_path_factory.mktemp("scratch-only")
+    for exp in PAIRS:
+        (only_scratch / exp).symlink_to(two_regimes / exp)
+    rows = gather_claims(only_scratch, ["PAL"])
+    fine = rows[rows.regime == "fine-tuned"]
+    assert len(fine) == len(rows) // 2 and (fine["verdict"] == "inconclusive").all()
+    assert fine["observed"].str.startswith("no records").all()
+    assert (regime_table(rows)["regime"] == "—").all()
+
+
+def test_partreid_claims_regime_option_and_json_field(two_regimes, capsys):
+    assert main(["claims", "--json", "--paper", "PAL", "--regime", "fine-tuned", "--results", str(two_regimes)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["regime"] for r in rows} == {"fine-tuned"}
+    pcb = next(r for r in rows if r["id"] == "C1-pcb-mAP")
+    assert pcb["verdict"] == "contradicted" and pcb["seeds"] == [0, 1, 2, 3, 4]
+    assert main(["claims", "--json", "--paper", "PAL", "--results", str(two_regimes)]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert [r["regime"] for r in both].count("scratch") == len(rows) == [r["regime"] for r in both].count("fine-tuned")
+    assert main(["claims", "--paper", "PAL", "--wide", "--results", str(two_regimes)]) == 0
+    text = capsys.readouterr().out
+    assert "regime-dependent" in text and "regime-robust" in text
+
+
+def test_chapter_opens_one_regime_and_glances_at_both(two_regimes):
+    from partreid_core.reporting.chapter import open_chapter
+
+    scratch, fine = open_chapter("PAL", two_regimes), open_chapter("PAL", two_regimes, regime="fine-tuned")
+    assert fine.results == two_regimes / "fine-tuned" and scratch.results == two_regimes
+    # (PAL adds chance-level pseudo-runs without provenance: dropna)
+    assert set(fine.runs["regime"].dropna()) == {"fine-tuned"} and set(scratch.runs["regime"].dropna()) == {"scratch"}
+    assert fine.paired_delta("pcb_ps", "pcb", MAP).lt(0).all()
+    assert scratch.paired_delta("pcb_ps", "pcb", MAP).gt(0).all()
+    assert fine.claims().set_index("id").loc["C1-pcb-mAP", "verdict"] == "contradicted"
+    glance = fine.glance().set_index("claim")
+    assert glance.loc["C1-pcb-mAP", "regime"] == "regime-dependent"
+    assert glance.equals(scratch.glance().set_index("claim"))   # both regimes, whichever the chapter opened
+    single = scratch.glance(regimes=("scratch",)).set_index("claim")
+    assert single.loc["C1-pcb-mAP", "verdict"] == "confirmed"
+    # the command of a missing fine-tuned run names the profile and the regime's folder
+    cmd = fine.status().set_index("variant").loc["mgn_ps", "command"]
+    assert "--profile cpu-ft" in cmd and cmd.endswith(f"--out {two_regimes / 'fine-tuned'}")
