@@ -170,3 +170,42 @@ def test_chapter_opens_one_regime_and_glances_at_both(two_regimes):
     # the command of a missing fine-tuned run names the profile and the regime's folder
     cmd = fine.status().set_index("variant").loc["mgn_ps", "command"]
     assert "--profile cpu-ft" in cmd and cmd.endswith(f"--out {two_regimes / 'fine-tuned'}")
+
+
+# --------------------------------------------------------------------------------------------------- the intro
+def _html_rows(html: str) -> list[list[str]]:
+    """The body rows of a rendered table, each cell's text (links stripped)."""
+    import re
+
+    body = html[html.index("<tbody>"):]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+@pytest.mark.heavy   # a kernel, and every chapter's claims judged twice: about a minute on a busy machine
+def test_the_intro_opens_with_both_regimes_rows_of_partreid_claims(capsys):
+    """book/intro.md executed as the book does (myst-nb's cache executor, in book/): its table's rows are the
+    headline rows of ``partreid claims``, claim for claim and regime for regime."""
+    import jupytext
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    from partreid_core.reporting import glance
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    nb = jupytext.read(book / "intro.md")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert len(code) == 1 and "remove-input" in code[0].metadata.get("tags", [])
+    assert nb.cells.index(code[0]) <= 2   # the page opens with it
+    result = single_nb_execution(nb, cwd=str(book), timeout=600, allow_errors=False, meta_override=True)
+    assert result.err is None, result.exc_string
+    html = code[0].outputs[0]["data"]["text/html"]
+    assert 'href="notebooks/pal.html#claims"' in html
+    rows = _html_rows(html)
+    assert main(["claims", "--json", *[a for paper in glance.CHAPTERS for a in ("--paper", paper)]]) == 0
+    claims = [r for r in json.loads(capsys.readouterr().out) if r["headline"]]
+    verdict = {(r["paper"], r["id"], r["regime"]): r["verdict"] for r in claims}
+    ids = list(dict.fromkeys((r["paper"], r["id"]) for r in claims))
+    assert [(r[0], r[1]) for r in rows] == ids
+    assert [(r[6], r[8]) for r in rows] == [(verdict[(p, i, "scratch")], verdict[(p, i, "fine-tuned")])
+                                            for p, i in ids]
+    assert all(r[9] in ("regime-robust", "regime-dependent", "—") for r in rows)

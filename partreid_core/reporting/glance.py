@@ -2,8 +2,9 @@
 
 The rows are those of ``partreid claims`` (:func:`partreid_core.reporting.cli.gather_claims`), so the intro,
 the chapters' opening tables, the comparison scorecard and the command line show the same verdicts. With both
-regimes (the default) each claim shows ours in each, side by side (:func:`partreid_core.reporting.cli.regime_table`),
-and whether the verdict is regime-robust or regime-dependent; with one regime, the single-regime table.
+regimes (``regimes=REGIME_NAMES``: the intro, :meth:`Chapter.glance <partreid_core.reporting.chapter.Chapter.glance>`)
+each claim shows ours in each, side by side (:func:`partreid_core.reporting.cli.regime_table`), and whether the
+verdict is regime-robust or regime-dependent; with one regime (the default, scratch), the single-regime table.
 """
 from __future__ import annotations
 
@@ -35,11 +36,12 @@ def headline_rows(results: str | Path = "results", papers: list[str] | None = No
     return table[table["headline"] == True].reset_index(drop=True)  # noqa: E712 (None for unannotated rows)
 
 
-def _claim_cell(row: pd.Series, link_prefix: str | None) -> str:
-    """The claim id, linked to its chapter page unless ``link_prefix`` is None."""
+def _claim_cell(row: pd.Series, link_prefix: str | None, anchor: str = "") -> str:
+    """The claim id, linked to its chapter page (at ``#anchor`` when given) unless ``link_prefix`` is None."""
     if link_prefix is None or row["paper"] not in CHAPTERS:
         return str(row["id"])
-    return f'<a href="{link_prefix}{CHAPTERS[row["paper"]]}.html">{row["id"]}</a>'
+    target = f"{link_prefix}{CHAPTERS[row['paper']]}.html" + (f"#{anchor}" if anchor else "")
+    return f'<a href="{target}">{row["id"]}</a>'
 
 
 def _papers_side(row: pd.Series) -> dict[str, str]:
@@ -49,13 +51,13 @@ def _papers_side(row: pd.Series) -> dict[str, str]:
             "paper's Δ": signed(row["paper_effect"], digits_of(row)) + source}
 
 
-def _single_table(rows: pd.DataFrame, link_prefix: str | None) -> pd.DataFrame:
+def _single_table(rows: pd.DataFrame, link_prefix: str | None, anchor: str) -> pd.DataFrame:
     """One regime: the paper's Δ, ours with its CI, the ratio, the seeds' sign agreement and the verdict."""
     out = []
     for _, r in rows.iterrows():
         ratio = r.get("ratio")
         out.append({
-            "paper": r["paper"], "claim": _claim_cell(r, link_prefix), **_papers_side(r),
+            "paper": r["paper"], "claim": _claim_cell(r, link_prefix, anchor), **_papers_side(r),
             "ours: Δ [95 % CI]": delta_ci(r),
             "ours ÷ paper's": "—" if ratio is None or not math.isfinite(float(ratio)) else f"{ratio:.1f}×",
             "seeds": r.get("seed_signs") or "—",
@@ -65,25 +67,27 @@ def _single_table(rows: pd.DataFrame, link_prefix: str | None) -> pd.DataFrame:
 
 
 def headline_table(results: str | Path = "results", papers: list[str] | None = None,
-                   link_prefix: str | None = "",
-                   regimes: tuple[str, ...] | list[str] = REGIME_NAMES) -> pd.DataFrame:
+                   link_prefix: str | None = "", regimes: tuple[str, ...] | list[str] = ("scratch",),
+                   link_anchor: str = "") -> pd.DataFrame:
     """The at-a-glance table, one row per headline claim.
 
-    With several ``regimes`` (default: both): ``paper``, ``claim``, ``statement``, ``metric``, ``paper's Δ``, per
-    regime ``<regime>: Δ [95 % CI]`` and ``<regime>: verdict``, and ``regime`` (regime-robust / regime-dependent /
-    "—" where a regime lacks records). With one regime: :data:`SINGLE_COLUMNS` (ours with its 95 % CI, paired by
-    seed where the design is, the ratio to the paper's Δ, the seeds' sign agreement and the verdict).
+    With several ``regimes`` (e.g. :data:`~partreid_core.reporting.cli.REGIME_NAMES`, both): ``paper``, ``claim``,
+    ``statement``, ``metric``, ``paper's Δ``, per regime ``<regime>: Δ [95 % CI]`` and ``<regime>: verdict``, and
+    ``regime`` (regime-robust / regime-dependent / "—" where a regime lacks records). With one regime (default:
+    scratch): :data:`SINGLE_COLUMNS` (ours with its 95 % CI, paired by seed where the design is, the ratio to the
+    paper's Δ, the seeds' sign agreement and the verdict).
 
     ``link_prefix`` is the path from the page to the chapters (``""`` from a chapter, ``"notebooks/"`` from the
-    intro); ``None`` leaves the claim ids as plain text. Missing records read "no records", never an error.
+    intro); ``None`` leaves the claim ids as plain text. ``link_anchor`` names a section of the chapter page
+    (``"claims"``: every chapter's claims section). Missing records read "no records", never an error.
     """
     rows = headline_rows(results, papers, regimes)
     if len(regimes) == 1:
-        return _single_table(rows, link_prefix)
+        return _single_table(rows, link_prefix, link_anchor)
     wide = regime_table(rows)
-    first = rows.drop_duplicates(["paper", "id"]).set_index(["paper", "id"])
-    side = pd.DataFrame([{"claim": _claim_cell(r, link_prefix), **_papers_side(r)}
-                         for _, r in first.reset_index().iterrows()],
+    first = rows.drop_duplicates(["paper", "id"])   # the claims in regime_table's order
+    side = pd.DataFrame([{"claim": _claim_cell(r, link_prefix, link_anchor), **_papers_side(r)}
+                         for _, r in first.iterrows()],
                         columns=["claim", "statement", "metric", "paper's Δ"])
     per_regime = [c for c in wide.columns if c.split(": ")[0] in regimes]
     return pd.concat([wide[["paper"]], side, wide[[*per_regime, "regime"]]], axis=1)
@@ -94,4 +98,4 @@ def render(table: pd.DataFrame) -> str:
     return table.to_html(index=False, escape=False, na_rep="—", classes="partreid-glance")
 
 
-__all__ = ["CHAPTERS", "SINGLE_COLUMNS", "headline_rows", "headline_table", "render"]
+__all__ = ["CHAPTERS", "REGIME_NAMES", "SINGLE_COLUMNS", "headline_rows", "headline_table", "render"]
