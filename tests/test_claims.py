@@ -19,7 +19,7 @@ def tidy(arms: dict[str, dict[int, float]], metric: str = "rank1") -> pd.DataFra
 
 def arms(baseline: list[float], differences: list[float]) -> pd.DataFrame:
     """Baseline values per seed 0..n-1 and a treatment = baseline + differences (same seeds)."""
-    treated = {i: x + d for i, (x, d) in enumerate(zip(baseline, differences))}
+    treated = {i: x + d for i, (x, d) in enumerate(zip(baseline, differences, strict=True))}
     return tidy({"b": dict(enumerate(baseline)), "t": treated})
 
 
@@ -187,17 +187,18 @@ def test_partreid_claims_json_fields(tmp_path, monkeypatch, capsys):
     fake = types.SimpleNamespace(PAPER="FAKE", ARTEFACTS={}, CLAIMS=[UP],
                                  claims_table=lambda root: claims_table([UP], values, paper="FAKE"))
     monkeypatch.setattr(papers, "PAPERS", {"FAKE": fake, "PAL": papers.PAPERS["PAL"]})
-    assert cli.main(["claims", "--json", "--paper", "fake", "--results", str(tmp_path)]) == 0
+    assert cli.main(["claims", "--json", "--paper", "fake", "--regime", "scratch", "--results", str(tmp_path)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 1 and list(rows[0]) == list(C.JSON_FIELDS)
     r = rows[0]
     assert r["paper"] == "FAKE" and r["id"] == "up" and r["regime"] == "scratch" and r["design"] == "paired"
     assert r["seeds"] == [0, 1, 2, 3] and r["baseline_values"] == [50.0, 51.0, 49.0, None]
     assert r["paper_effect"] is None and r["verdict"] == "confirmed" and r["hypothesis"] == "directional"
-    # every PAL claim, one row each, without records
+    # every PAL claim, one row per claim and regime (both by default), without records
     assert cli.main(["claims", "--json", "--paper", "PAL", "--results", str(tmp_path / "none")]) == 0
     pal_rows = json.loads(capsys.readouterr().out)
-    assert [x["id"] for x in pal_rows] == [c.id for c in papers.PAPERS["PAL"].CLAIMS]
+    ids = [c.id for c in papers.PAPERS["PAL"].CLAIMS]
+    assert [(x["regime"], x["id"]) for x in pal_rows] == [(r, i) for r in ("scratch", "fine-tuned") for i in ids]
     assert {x["verdict"] for x in pal_rows} == {"inconclusive"}
     # the text table, and the robustness claims of the comparison chapter
     assert cli.main(["claims", "--paper", "comparison", "--results", str(tmp_path)]) == 0

@@ -15,17 +15,36 @@ def claims():
     return gather_claims(str(RESULTS), list(glance.CHAPTERS))
 
 
+@pytest.fixture(scope="module")
+def scratch_table():
+    return glance.headline_table(RESULTS, link_prefix=None)   # the default: the scratch regime alone
+
+
 def test_every_paper_has_four_to_six_headline_claims(claims):
     assert set(glance.CHAPTERS) == set(PAPERS)
-    counts = claims[claims.headline == True].groupby("paper").size()  # noqa: E712
+    scratch = claims[claims.regime == "scratch"]
+    counts = scratch[scratch.headline == True].groupby("paper").size()  # noqa: E712
     assert set(counts.index) == set(PAPERS) and counts.between(4, 6).all(), counts
 
 
-def test_glance_rows_are_the_claims_rows(claims):
-    table = glance.headline_table(RESULTS, link_prefix=None)
-    head = claims[claims.headline == True]  # noqa: E712
-    assert list(table["claim"]) == list(head["id"])
-    assert list(table["verdict"]) == list(head["verdict"])  # one verdict, computed once
+def test_glance_rows_are_the_claims_rows(claims, scratch_table):
+    head = claims[(claims.headline == True) & (claims.regime == "scratch")]  # noqa: E712
+    assert list(scratch_table.columns) == glance.SINGLE_COLUMNS
+    assert list(scratch_table["claim"]) == list(head["id"])
+    assert list(scratch_table["verdict"]) == list(head["verdict"])  # one verdict, computed once
+
+
+def test_both_regimes_side_by_side(claims, scratch_table):
+    table = glance.headline_table(RESULTS, link_prefix=None, regimes=glance.REGIME_NAMES)
+    assert list(table.columns) == ["paper", "claim", "statement", "metric", "paper's Δ", "scratch: Δ [95 % CI]",
+                                   "scratch: verdict", "fine-tuned: Δ [95 % CI]", "fine-tuned: verdict", "regime"]
+    # the scratch columns are the single-regime table's, claim for claim
+    assert list(table["claim"]) == list(scratch_table["claim"])
+    assert list(table["scratch: verdict"]) == list(scratch_table["verdict"])
+    assert list(table["scratch: Δ [95 % CI]"]) == list(scratch_table["ours: Δ [95 % CI]"])
+    assert list(table["paper's Δ"]) == list(scratch_table["paper's Δ"])
+    fine = claims[(claims.headline == True) & (claims.regime == "fine-tuned")]  # noqa: E712
+    assert list(table["fine-tuned: verdict"]) == list(fine["verdict"])
 
 
 def test_links_point_at_the_chapter_pages():
@@ -36,6 +55,9 @@ def test_links_point_at_the_chapter_pages():
 
 
 def test_no_records_reads_as_such(tmp_path):
-    table = glance.headline_table(tmp_path, papers=["PLR"], link_prefix=None)
+    table = glance.headline_table(tmp_path, papers=["PLR"], link_prefix=None, regimes=("scratch",))
     assert len(table) >= 4
     assert (table["ours: Δ [95 % CI]"] == "no records").all() and (table["verdict"] == "inconclusive").all()
+    wide = glance.headline_table(tmp_path, papers=["PLR"], link_prefix=None, regimes=glance.REGIME_NAMES)
+    assert len(wide) == len(table) and (wide["regime"] == "—").all()
+    assert (wide[["scratch: verdict", "fine-tuned: verdict"]] == "inconclusive").all().all()

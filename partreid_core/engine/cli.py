@@ -10,6 +10,7 @@ Examples::
     partreid eval --checkpoint checkpoints/results-<hash>/rmgl/rmgl-synth-s-s0/last.pt --split val   # validation
     partreid sweep sweeps/rsa.yaml --out results/
     partreid sweep sweeps/rsa.yaml --only rmgl-no-rsa --workers 2   # one arm of the grid
+    partreid sweep sweeps/rsa.yaml --profile cpu-ft                # the fine-tuned regime: results/fine-tuned/
     partreid bench train --recipe pal_globalpool --profile cpu --steps 10
 """
 from __future__ import annotations
@@ -112,9 +113,13 @@ def _eval(args) -> int:
 
 def _sweep(args) -> int:
     from ..experiments.launchers import from_args
-    from ..experiments.sweep import load_sweep, run_sweep
+    from ..experiments.sweep import load_sweep, run_sweep, sweep_regime, with_profile
+    from ..reporting.paths import regime_root
 
-    statuses = run_sweep([load_sweep(f) for f in args.file], out=args.out, dry_run=args.dry_run,
+    sweeps = with_profile([load_sweep(f) for f in args.file], args.profile)
+    # the records root of the grids' regime: a fine-tuned profile's records never land beside the scratch ones
+    out = args.out if args.out is not None else str(regime_root("results", sweep_regime(sweeps)))
+    statuses = run_sweep(sweeps, out=out, dry_run=args.dry_run,
                          device=args.device, workers=args.workers, only=args.only, seeds=args.seeds,
                          launcher=from_args(args), **({"restart": True} if args.restart else {}))
     for s in statuses:
@@ -240,7 +245,10 @@ def register(sub, group) -> None:
     p = sub.add_parser("sweep", help="run a grid of variants x seeds, skipping existing records")
     p.add_argument("file", nargs="+", help="sweep YAML file(s) (see partreid_core.experiments.sweep)")
     p.add_argument("--workers", type=int, default=1, help="runs trained at once, each in its own process")
-    p.add_argument("--out", default="results", help="records root (default: results)")
+    p.add_argument("--profile", choices=PROFILES, help="run the grids at this profile instead of the files' own "
+                   "(e.g. cpu-ft: the same variants fine-tuning SynthReID-P trunks)")
+    p.add_argument("--out", help="records root (default: results, or results/fine-tuned for a fine-tuned profile "
+                   "such as cpu-ft)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and whether they exist")
     p.add_argument("--only", nargs="+", metavar="VARIANT", help="run only these variants of the grid")
     p.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="run only these of the grid's seeds")

@@ -13,22 +13,27 @@ A sweep file (YAML)::
 
 Run names are ``<variant>-s<seed>``; config.json stores the variant name.
 
+``profile=`` (``partreid sweep --profile``) runs the same grid at another profile: a chapter's sweep files, written
+for ``cpu``, run unchanged in the fine-tuned regime with ``cpu-ft``. The records of the two regimes never share a
+folder: :func:`sweep_regime` names the regime of a grid's profile, and ``partreid sweep`` writes a fine-tuned one
+under ``results/fine-tuned`` (:func:`partreid_core.reporting.paths.regime_root`).
+
 Two sweeps (or a sweep and a ``partreid train``) on one records folder share the work: each run is trained
 by the process that holds its lock (:func:`partreid_core.experiments.records.run_lock`); the other reports
 it as ``running elsewhere`` and goes on, and a run found complete once its lock is held is not retrained.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from ..config import ConfigError, from_dict
+from ..config import ConfigError, deep_update, from_dict
 from . import records
-from ..config import deep_update
-from .config import ExperimentConfig, resolve_config
+from .config import PROFILES, ExperimentConfig, resolve_config
 
 
 @dataclass
@@ -65,6 +70,37 @@ def load_sweep(path: str | Path) -> SweepConfig:
     if not cfg.experiment:
         raise ConfigError(f"{path}: 'experiment' is required (the results/<experiment> folder)")
     return cfg
+
+
+def with_profile(sweeps: list[SweepConfig], profile: str | None) -> list[SweepConfig]:
+    """The grids with their ``profile`` replaced (``None``: as written). Only the profile changes: the variants and
+    ``set`` overrides apply on top of that profile's recipe (``recipes/<profile>/<recipe>.yaml``)."""
+    if profile is None:
+        return list(sweeps)
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; profiles are {', '.join(PROFILES)}")
+    return [replace(sw, profile=profile) for sw in sweeps]
+
+
+def profile_regime(profile: str) -> str:
+    """``"fine-tuned"`` for a profile whose trunks start from a SynthReID-P pretraining (``backbone.pretrained:
+    synth`` in its base, e.g. ``cpu-ft``), else ``"scratch"`` (``smoke``, ``cpu``; ``gpu``'s ImageNet weights are the
+    papers' own regime and keep the records root)."""
+    from ..models.backbones.synth_trunks import SYNTH
+
+    backbone = resolve_config(None, profile).model_overrides.get("backbone") or {}
+    return "fine-tuned" if backbone.get("pretrained") == SYNTH else "scratch"
+
+
+def sweep_regime(sweeps: list[SweepConfig]) -> str:
+    """The one regime of the grids' profiles (:func:`profile_regime`); grids of both regimes in one call are an
+    error, since their records belong under different roots."""
+    regimes = {profile_regime(sw.profile) for sw in sweeps}
+    if len(regimes) > 1:
+        raise ConfigError(f"the sweeps mix regimes ({', '.join(sorted(regimes))}: profiles "
+                          f"{', '.join(sorted({sw.profile for sw in sweeps}))}); run each regime on its own, or give "
+                          "--profile")
+    return regimes.pop() if regimes else "scratch"
 
 
 def plan(sweep: SweepConfig, only: list[str] | None = None,
@@ -125,16 +161,17 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
     ``launcher`` (a :class:`~partreid_core.experiments.launchers.LauncherConfig`) sends each run to its own
     cluster job instead (see :mod:`partreid_core.experiments.launchers`).
     """
+    import multiprocessing as mp
     import os
     from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing as mp
 
     sweeps = sweep if isinstance(sweep, list) else [sweep]
     if only:
         defined = {name for sw in sweeps for name in sw.variants}
         unknown = [name for name in only if name not in defined]
         if unknown:
-            raise ConfigError(f"no variant {', '.join(map(repr, unknown))} in {', '.join(sw.experiment for sw in sweeps)}"
+            where = ", ".join(sw.experiment for sw in sweeps)
+            raise ConfigError(f"no variant {', '.join(map(repr, unknown))} in {where}"
                               f"; the variants: {', '.join(sorted(defined))}")
     if seeds is not None:
         listed = {s for sw in sweeps for s in sw.seeds}

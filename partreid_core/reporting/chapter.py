@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..experiments.records import load_analysis, load_records
 from ..experiments.sweep import load_sweep
-from .paths import repository_root, results_root, shown
+from .paths import regime_root, repository_root, results_root, shown
 from .tables import provenance
 
 #: the sweep folder (``partreid_core/experiments/sweeps/<folder>``) and chapter page of each paper
@@ -29,6 +29,8 @@ FOLDERS = {"PAL": "pal", "RMGL": "rmgl", "CGPN": "cgpn", "MPN": "mpn", "PLR": "p
 MISSING = "—"
 #: seeds planned for a variant that no headline claim uses (headline variants get every seed of their grid)
 BASE_SEEDS = 3
+#: the profile whose sweeps make each regime's records (``partreid sweep ... --profile``)
+REGIME_PROFILES = {"scratch": "cpu", "fine-tuned": "cpu-ft"}
 
 
 def paper_module(paper: str) -> ModuleType:
@@ -63,12 +65,15 @@ def fmt(x: object, digits: int = 1, signed: bool = False) -> str:
 
 @dataclass
 class Chapter:
-    """One paper's records, filtered to one profile / dataset / regime where asked.
+    """One paper's records in one regime, filtered to one profile / dataset where asked.
 
     Attributes:
         paper: the paper id (``"PAL"``).
         module: ``partreid_core.reporting.papers.<paper>`` (claims, reference tables, renderers).
-        results: the records root (absolute; :func:`partreid_core.reporting.paths.results_root` by default).
+        results: the regime's records (``root`` itself for scratch, ``root/fine-tuned`` for fine-tuned).
+        root: the records root that holds every regime (absolute; :func:`partreid_core.reporting.paths.results_root`
+            by default); the at-a-glance table reads both regimes from it.
+        regime: ``"scratch"`` or ``"fine-tuned"`` (:data:`partreid_core.reporting.paths.REGIMES`).
         runs: one row per complete run (``variant``, ``seed``, ``path``, provenance, metrics, derived columns).
     """
 
@@ -77,8 +82,13 @@ class Chapter:
     results: Path
     profile: str | None = None
     dataset: str | None = None
-    regime: str | None = None
+    regime: str = "scratch"
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    root: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.root is None:  # a Chapter built by hand on one regime's folder
+            self.root = self.results
 
     # ------------------------------------------------------------------ selection
     def of(self, variant: str) -> pd.DataFrame:
@@ -180,10 +190,15 @@ class Chapter:
                 planned = sw.seeds if variant in headline else sw.seeds[:BASE_SEEDS]
                 missing = [s for s in planned if s not in have]
                 cmd = ("" if not missing else f"partreid sweep {shown(path)} --only {variant} --seeds "
-                       + " ".join(map(str, missing)) + f" --out {shown(self.results)}")
+                       + " ".join(map(str, missing)) + self._profile_option() + f" --out {shown(self.results)}")
                 rows.append({"sweep": path.stem, "variant": variant, "seeds": f"{len(planned) - len(missing)} of "
                              f"{len(planned)}", "state": "complete" if not missing else "missing", "command": cmd})
         return pd.DataFrame(rows, columns=["sweep", "variant", "seeds", "state", "command"])
+
+    def _profile_option(self) -> str:
+        """`` --profile P`` where the regime's runs are made at another profile than the sweep files' own
+        (the fine-tuned regime: ``cpu-ft``); empty for the scratch regime, whose sweep files name their profile."""
+        return "" if self.regime == "scratch" else f" --profile {self.profile or REGIME_PROFILES[self.regime]}"
 
     def status_summary(self) -> str:
         """One line per sweep: complete, or which variants lack seeds (the command is in :meth:`status`)."""
@@ -203,26 +218,33 @@ class Chapter:
         ``partreid claims --paper``)."""
         return self.module.claims_table(self.results)
 
-    def glance(self, link_prefix: str | None = None) -> pd.DataFrame:
-        """The paper's headline claims at a glance (:func:`partreid_core.reporting.glance.headline_table`)."""
+    def glance(self, link_prefix: str | None = None, regimes: tuple[str, ...] | list[str] | None = None
+               ) -> pd.DataFrame:
+        """The paper's headline claims at a glance (:func:`partreid_core.reporting.glance.headline_table`), in
+        every regime side by side (default), or in ``regimes`` (``("scratch",)``: the single-regime table)."""
+        from .cli import REGIME_NAMES
         from .glance import headline_table
 
-        return headline_table(self.results, [self.paper], link_prefix=link_prefix)
+        return headline_table(self.root, [self.paper], link_prefix=link_prefix, regimes=regimes or REGIME_NAMES)
 
 
 def open_chapter(paper: str, results: str | Path | None = None, profile: str | None = None,
-                 dataset: str | None = None, regime: str | None = None) -> Chapter:
-    """Open a paper's records: every complete run of its experiments under ``results`` (default: the
-    repository's records, wherever the chapter executes), kept to ``profile`` / ``dataset`` / ``regime`` when
-    given. Missing records give an empty :attr:`Chapter.runs`, never an error."""
+                 dataset: str | None = None, regime: str = "scratch") -> Chapter:
+    """Open a paper's records in one regime: every complete run of its experiments under the regime's folder of
+    ``results`` (:func:`~partreid_core.reporting.paths.regime_root`: ``results`` itself for scratch,
+    ``results/fine-tuned`` for fine-tuned; default root: the repository's records, wherever the chapter
+    executes), kept to ``profile`` / ``dataset`` when given. Missing records give an empty :attr:`Chapter.runs`,
+    never an error."""
     module = paper_module(paper)
     root = Path(results) if results is not None else results_root()
-    runs = module_runs(module, root)
-    for col, want in (("profile", profile), ("dataset", dataset), ("regime", regime)):
+    here = regime_root(root, regime)
+    runs = module_runs(module, here)
+    for col, want in (("profile", profile), ("dataset", dataset)):
         if want is not None and not runs.empty and col in runs:
             runs = runs[runs[col] == want]
-    return Chapter(paper=module.PAPER, module=module, results=root, profile=profile, dataset=dataset,
-                   regime=regime, runs=runs.reset_index(drop=True))
+    return Chapter(paper=module.PAPER, module=module, results=here, profile=profile, dataset=dataset,
+                   regime=regime, runs=runs.reset_index(drop=True), root=root)
 
 
-__all__ = ["BASE_SEEDS", "Chapter", "FOLDERS", "MISSING", "fmt", "module_runs", "open_chapter", "paper_module"]
+__all__ = ["BASE_SEEDS", "Chapter", "FOLDERS", "MISSING", "REGIME_PROFILES", "fmt", "module_runs", "open_chapter",
+           "paper_module"]
