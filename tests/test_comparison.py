@@ -169,3 +169,38 @@ def test_rank_agreement_is_kendalls_tau_b_over_the_common_methods():
     assert tie.tau == pytest.approx(5 / np.sqrt(30)) and (tie.concordant, tie.discordant) == (5, 0)
     few = rank_agreement(_cv([90, 92], [10, 20]), ("scratch",)).iloc[0]
     assert few.methods == 2 and np.isnan(few.tau)
+
+
+def test_missing_runs_names_the_sweep_profile_and_records_root_per_regime(tmp_path):
+    from partreid_core.reporting.comparison import missing_runs
+
+    gp = method("GlobalPool")
+    for seed in (0, 1, 2):
+        _record(tmp_path, gp, seed, 50.0, 40.0)
+    _record(tmp_path / "fine-tuned", gp, 0, 80.0, 70.0, profile="cpu-ft")
+    scratch = missing_runs(tmp_path, "scratch").set_index("method")
+    assert "GlobalPool" not in scratch.index and len(scratch) == len(METHODS) - 1
+    assert "--profile" not in scratch.loc["PCB", "command"]
+    ft = missing_runs(tmp_path, "fine-tuned").set_index("method")
+    assert len(ft) == len(METHODS) and ft.loc["GlobalPool", "seeds"] == 1
+    assert ft.loc["GlobalPool", "command"] == (
+        "partreid sweep partreid_core/experiments/sweeps/pal/p1_globalpool.yaml "
+        f"--profile cpu-ft --only globalpool --seeds 1 2 --out {tmp_path}/fine-tuned")
+
+
+def test_fig_robustness_draws_a_panel_per_knob_and_marks_empty_ones(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from partreid_core.experiments.comparison import ROBUSTNESS_LEVELS
+    from partreid_core.reporting.comparison import fig_robustness
+
+    gp = method("GlobalPool")
+    d = robustness_dir(tmp_path, "misalignment", gp, 0)
+    d.mkdir(parents=True)
+    pd.DataFrame({"knob": "misalignment", "level": [0.0, 0.3, 0.6, 0.9], "rank1": [60, 50, 40, 30],
+                  "mAP": [50, 40, 30, 20]}).to_csv(d / "knobs.csv", index=False)
+    fig = fig_robustness(robustness_runs(tmp_path), "t")
+    assert len(fig.axes) == len(ROBUSTNESS_LEVELS)
+    assert [len(ax.texts) for ax in fig.axes] == [0, 1, 1]   # occlusion and domain: "no records yet"
+    assert fig.axes[0].lines and list(fig.axes[0].lines[0].get_ydata()) == [50, 40, 30, 20]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..experiments.comparison import METHODS, ROBUSTNESS_EXPERIMENT, Method
+from ..experiments.comparison import METHODS, ROBUSTNESS_EXPERIMENT, ROBUSTNESS_LEVELS, Method
 from ..experiments.records import load_records
 from .chapter import MISSING, fmt
 from .claims import SCORED_KINDS, VERDICTS, Claim, claims_table
@@ -222,6 +222,32 @@ def format_construct_validity(table: pd.DataFrame, regimes: tuple[str, ...] = tu
     return out
 
 
+def missing_runs(root: str | Path, regime: str, methods: list[Method] | None = None,
+                 seeds: tuple[int, ...] = (0, 1, 2)) -> pd.DataFrame:
+    """The methods of ``regime`` (:data:`REGIME_PROFILES`) that lack some of ``seeds`` on the test split, with the
+    command that makes them: the chapter sweep defining the method's variant, run in the regime's profile into
+    the regime's records root. Columns: ``method``, ``seeds`` (those on record), ``command``."""
+    from ..experiments.sweep import load_sweep
+    from .paths import repository_root, shown
+
+    out = regime_root(root, regime)
+    runs = method_runs(out, methods, REGIME_PROFILES[regime])
+    files = sorted((repository_root() / "partreid_core" / "experiments" / "sweeps").glob("*/*.yaml"))
+    sweeps = [(f, load_sweep(f)) for f in files if f.parent.name not in ("calibration", "scale")]
+    rows = []
+    for m in methods or METHODS:
+        have = set(runs.loc[runs.method == m.label, "seed"].astype(int))
+        todo = [s for s in seeds if s not in have]
+        if not todo:
+            continue
+        f = next(f for f, sw in sweeps if sw.experiment == m.experiment and m.variant in sw.variants)
+        profile = "" if regime == "scratch" else f" --profile {REGIME_PROFILES[regime]}"
+        rows.append({"method": m.label, "seeds": len(have),
+                     "command": f"partreid sweep {shown(f)}{profile} --only {m.variant} --seeds "
+                                f"{' '.join(map(str, todo))} --out {shown(out)}"})
+    return pd.DataFrame(rows, columns=["method", "seeds", "command"])
+
+
 def robustness_runs(root: str | Path = "results", methods: list[Method] | None = None) -> pd.DataFrame:
     """Long table of the robustness records: method, seed, knob, level and the metrics per level."""
     methods = methods or METHODS
@@ -237,6 +263,38 @@ def robustness_runs(root: str | Path = "results", methods: list[Method] | None =
     if not frames:
         return pd.DataFrame(columns=["method", "seed", "knob", "level", "rank1", "mAP"])
     return pd.concat(frames, ignore_index=True)
+
+
+def fig_robustness(runs: pd.DataFrame, title: str, methods: list[Method] | None = None):
+    """mAP as each knob of :data:`ROBUSTNESS_LEVELS` grows: one panel per knob, one line per method (mean ± std
+    over seeds; dashed = baselines); ``runs`` is :func:`robustness_runs`. An empty panel says "no records yet"."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    methods = methods or METHODS
+    knobs = list(ROBUSTNESS_LEVELS)
+    colors = dict(zip([m.label for m in methods], sns.color_palette("tab10", len(methods)), strict=True))
+    styles = {m.label: "--" if m.kind == "baseline" else "-" for m in methods}
+    fig, axes = plt.subplots(1, len(knobs), figsize=(15, 4.2))
+    for ax, knob in zip(axes, knobs, strict=True):
+        sel = runs[runs.knob == knob] if not runs.empty else runs
+        levels = [str(v) for v in ROBUSTNESS_LEVELS[knob]]
+        for meth, g in sel.groupby("method", sort=False):
+            stats_ = g.groupby("level").mAP.agg(["mean", "std"]).reindex(levels)
+            ax.errorbar(np.arange(len(levels)), stats_["mean"], yerr=stats_["std"].fillna(0), ls=styles[meth],
+                        label=f"{meth} (n={g.seed.nunique()})", color=colors[meth], marker="o", ms=3, capsize=2)
+        ax.set_xticks(range(len(levels)), levels)
+        ax.set_xlabel(knob)
+        ax.set_ylabel("mAP (%)")
+        ax.grid(alpha=0.3)
+        if sel.empty:
+            ax.text(0.5, 0.5, "no records yet", ha="center", transform=ax.transAxes)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, -0.12))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def robustness_drop(runs: pd.DataFrame, knob: str, metric: str = "mAP") -> pd.DataFrame:
@@ -370,5 +428,6 @@ def scorecard(root: str | Path = "results") -> pd.DataFrame:
 
 __all__ = ["ACCURACY_METRICS", "AP_NOTE", "MIN_RANKED", "PUBLISHED", "Published", "REGIME_PROFILES",
            "ROBUSTNESS_CLAIMS", "comparison_table", "construct_validity", "format_comparison",
-           "format_construct_validity", "hard_level_table", "load_bench", "method_runs", "rank_agreement",
+           "fig_robustness", "format_construct_validity", "hard_level_table", "load_bench", "method_runs",
+           "missing_runs", "rank_agreement",
            "relative_drops", "robustness_claims", "robustness_drop", "robustness_runs", "scorecard"]
