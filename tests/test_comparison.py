@@ -7,16 +7,26 @@ import pytest
 
 from partreid_core.experiments import records
 from partreid_core.experiments.comparison import METHODS, checkpoint_path, method, robustness_dir, run_robustness
-from partreid_core.reporting.comparison import (comparison_table, format_comparison, robustness_drop,
-                                                robustness_runs, scorecard)
+from partreid_core.reporting.comparison import (
+    PUBLISHED,
+    comparison_table,
+    construct_validity,
+    format_comparison,
+    format_construct_validity,
+    rank_agreement,
+    robustness_drop,
+    robustness_runs,
+    scorecard,
+)
 from partreid_core.reporting.papers import PAPERS, STATUSES
 
 
-def _record(root, m, seed, rank1, mAP):
+def _record(root, m, seed, rank1, mAP, profile="cpu", split=None):
     path = records.run_dir(root, m.experiment, f"{m.variant}-s{seed}")
-    records.write_config(path, {"model": "x", "profile": "cpu", "data": {"dataset": "synth-s"}},
+    records.write_config(path, {"model": "x", "profile": profile, "data": {"dataset": "synth-s"}},
                          {"seed": seed, "variant": m.variant, "device": "cpu (1 threads)", "git_commit": "abc"})
-    records.write_metrics(path, {"rank1": rank1, "mAP": mAP, "mAP_trapezoid": mAP - 1, "mINP": mAP / 2})
+    records.write_metrics(path, {"rank1": rank1, "mAP": mAP, "mAP_trapezoid": mAP - 1, "mINP": mAP / 2,
+                                 **({"split": split} if split else {})})
 
 
 def test_comparison_table_averages_seeds_and_keeps_methods_without_records(tmp_path):
@@ -110,3 +120,87 @@ def test_robustness_claims_compare_absolute_map_at_the_hardest_level(tmp_path):
     assert rmgl.drop_treatment == pytest.approx(11.0) and rmgl.drop_baseline == pytest.approx(31.333, abs=1e-3)
     assert claims.loc["MPN-misalign", "verdict"] == "inconclusive"  # no MPN records
     assert claims.loc["MPN-misalign", "observed"].startswith("no records")
+
+
+def test_every_method_has_a_published_entry_with_a_source():
+    assert set(PUBLISHED) == {m.label for m in METHODS}
+    for label, p in PUBLISHED.items():
+        assert p.source and p.ap in ("trapezoid", "non-interpolated", "not stated"), label
+        assert (p.rank1 is None) == (p.mAP is None), label   # a table gives both or neither
+        assert p.rank1 is None or 90 < p.rank1 <= 100 and 70 < p.mAP < 95, label   # Market-1501 numbers
+    assert PUBLISHED["PAL (GP+PS)"].rank1 is None and "Fig. 6" in PUBLISHED["PAL (GP+PS)"].source
+
+
+def test_construct_validity_sets_ours_per_regime_beside_the_papers(tmp_path):
+    gp, pcb, mgn = method("GlobalPool"), method("PCB"), method("MGN")
+    for seed in (0, 1):
+        _record(tmp_path, gp, seed, 50.0 + 2 * seed, 40.0)
+        _record(tmp_path / "fine-tuned", gp, seed, 80.0 + 2 * seed, 70.0, profile="cpu-ft")
+    _record(tmp_path / "fine-tuned", pcb, 0, 99.0, 99.0, profile="cpu-ft", split="val")   # tuning only: left out
+    _record(tmp_path, mgn, 0, 60.0, 50.0, profile="gpu")                                 # not this regime's profile
+    t = construct_validity(tmp_path).set_index("method")
+    assert list(t.index) == [m.label for m in METHODS]
+    assert t.loc["GlobalPool", "scratch rank1"] == pytest.approx(51.0)
+    assert t.loc["GlobalPool", "fine-tuned rank1"] == pytest.approx(81.0)
+    assert t.loc["GlobalPool", ["scratch seeds", "fine-tuned seeds"]].tolist() == [2, 2]
+    assert t.loc["PCB", "fine-tuned seeds"] == 0 and np.isnan(t.loc["PCB", "fine-tuned mAP"])
+    assert t.loc["MGN", "scratch seeds"] == 0
+    assert t.loc["PCB", "paper rank1"] == PUBLISHED["PCB"].rank1 and np.isnan(t.loc["PAL (GP+PS)", "paper mAP"])
+    shown = format_construct_validity(t.reset_index())
+    assert shown.loc["PAL (GP+PS)", "paper Rank-1"] == "—" and shown.loc["GlobalPool", "scratch Rank-1"] == "51.0"
+
+
+def _cv(published, ours, regime="scratch"):
+    n = len(published)
+    return pd.DataFrame({"method": [f"m{i}" for i in range(n)], "paper rank1": published, "paper mAP": published,
+                         f"{regime} rank1": ours, f"{regime} mAP": ours})
+
+
+def test_rank_agreement_is_kendalls_tau_b_over_the_common_methods():
+    same = rank_agreement(_cv([90, 92, 94, 96], [10, 20, 30, 40]), ("scratch",))
+    assert same.tau.tolist() == [1.0, 1.0] and same.methods.tolist() == [4, 4]
+    flipped = rank_agreement(_cv([90, 92, 94, 96], [40, 30, 20, 10]), ("scratch",)).iloc[0]
+    assert flipped.tau == -1.0 and (flipped.concordant, flipped.discordant) == (0, 6)
+    # one swapped pair of 6: (5 - 1) / 6; a method without a published value does not enter
+    one = rank_agreement(_cv([90, 92, 94, 96, np.nan], [10, 30, 20, 40, 99]), ("scratch",)).iloc[0]
+    assert one.methods == 4 and one.tau == pytest.approx(4 / 6) and one.discordant == 1 and "m4" not in one.ranked
+    # a tie in ours: tau-b = (nc - nd) / sqrt((n0 - n1)(n0 - n2)) = 5 / sqrt(6 * 5)
+    tie = rank_agreement(_cv([90, 92, 94, 96], [10, 20, 20, 40]), ("scratch",)).iloc[0]
+    assert tie.tau == pytest.approx(5 / np.sqrt(30)) and (tie.concordant, tie.discordant) == (5, 0)
+    few = rank_agreement(_cv([90, 92], [10, 20]), ("scratch",)).iloc[0]
+    assert few.methods == 2 and np.isnan(few.tau)
+
+
+def test_missing_runs_names_the_sweep_profile_and_records_root_per_regime(tmp_path):
+    from partreid_core.reporting.comparison import missing_runs
+
+    gp = method("GlobalPool")
+    for seed in (0, 1, 2):
+        _record(tmp_path, gp, seed, 50.0, 40.0)
+    _record(tmp_path / "fine-tuned", gp, 0, 80.0, 70.0, profile="cpu-ft")
+    scratch = missing_runs(tmp_path, "scratch").set_index("method")
+    assert "GlobalPool" not in scratch.index and len(scratch) == len(METHODS) - 1
+    assert "--profile" not in scratch.loc["PCB", "command"]
+    ft = missing_runs(tmp_path, "fine-tuned").set_index("method")
+    assert len(ft) == len(METHODS) and ft.loc["GlobalPool", "seeds"] == 1
+    assert ft.loc["GlobalPool", "command"] == (
+        "partreid sweep partreid_core/experiments/sweeps/pal/p1_globalpool.yaml "
+        f"--profile cpu-ft --only globalpool --seeds 1 2 --out {tmp_path}/fine-tuned")
+
+
+def test_fig_robustness_draws_a_panel_per_knob_and_marks_empty_ones(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from partreid_core.experiments.comparison import ROBUSTNESS_LEVELS
+    from partreid_core.reporting.comparison import fig_robustness
+
+    gp = method("GlobalPool")
+    d = robustness_dir(tmp_path, "misalignment", gp, 0)
+    d.mkdir(parents=True)
+    pd.DataFrame({"knob": "misalignment", "level": [0.0, 0.3, 0.6, 0.9], "rank1": [60, 50, 40, 30],
+                  "mAP": [50, 40, 30, 20]}).to_csv(d / "knobs.csv", index=False)
+    fig = fig_robustness(robustness_runs(tmp_path), "t")
+    assert len(fig.axes) == len(ROBUSTNESS_LEVELS)
+    assert [len(ax.texts) for ax in fig.axes] == [0, 1, 1]   # occlusion and domain: "no records yet"
+    assert fig.axes[0].lines and list(fig.axes[0].lines[0].get_ydata()) == [50, 40, 30, 20]

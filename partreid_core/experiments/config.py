@@ -5,8 +5,9 @@ are errors at every layer, naming the file):
 
 1. the dataclass defaults below;
 2. ``recipes/profiles/<profile>.yaml`` -> ``base`` (dataset, image size, backbone width, eval cadence);
-3. ``recipes/<profile>/<recipe>.yaml`` (a paper's optimiser / schedule / sampler / augmentation),
-   the ``smoke`` profile reuses the ``cpu`` recipes;
+3. ``recipes/<folder>/<recipe>.yaml`` (a paper's optimiser / schedule / sampler / augmentation), the folder
+   being the profile's name or the one it reuses (:data:`RECIPE_FOLDERS`: ``smoke`` the ``cpu`` recipes,
+   ``gpu-synth`` the ``gpu`` ones);
 4. ``recipes/profiles/<profile>.yaml`` -> ``force`` (what a profile must impose whatever the
    recipe says, e.g. smoke's 2 epochs on synth-tiny);
 5. command-line choices (``--dataset``, ``--model``, ``--seed``) and ``--set key.sub=value`` overrides.
@@ -26,7 +27,9 @@ from ..data.augment import ErasingConfig, RSAConfig, StyleConfig
 from ..data.translate import TranslateConfig
 from ..data.types import EVAL_SPLITS
 
-PROFILES = ("smoke", "cpu", "cpu-ft", "gpu")
+PROFILES = ("smoke", "cpu", "cpu-ft", "gpu", "gpu-synth")
+#: profiles that reuse another profile's recipes rather than keep copies (the others: ``recipes/<profile>/``)
+RECIPE_FOLDERS = {"smoke": "cpu", "gpu-synth": "gpu"}
 
 
 def _require(ok: bool, key: str, value: Any, rule: str) -> None:
@@ -293,8 +296,13 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def recipe_folder(profile: str) -> str:
+    """The ``recipes/`` folder whose recipes ``profile`` resolves (:data:`RECIPE_FOLDERS`, else its own)."""
+    return RECIPE_FOLDERS.get(profile, profile)
+
+
 def list_recipes(profile: str = "cpu") -> list[str]:
-    folder = recipes_root() / ("cpu" if profile == "smoke" else profile)
+    folder = recipes_root() / recipe_folder(profile)
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
@@ -302,8 +310,7 @@ def recipe_path(recipe: str, profile: str) -> Path:
     """The YAML file of ``recipe`` at ``profile`` (a path to a file is used as is)."""
     if recipe.endswith((".yaml", ".yml")) or "/" in recipe:
         return Path(recipe)
-    folder = "cpu" if profile == "smoke" else profile
-    path = recipes_root() / folder / f"{recipe}.yaml"
+    path = recipes_root() / recipe_folder(profile) / f"{recipe}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no recipe {recipe!r} for profile {profile!r}: expected {path}; "
                                 f"known: {', '.join(list_recipes(profile))}")
@@ -398,5 +405,6 @@ def config_from_dict(data: dict) -> ExperimentConfig:
 
 
 __all__ = ["DataConfig", "OptimConfig", "ScheduleConfig", "PhaseConfig", "TrainConfig", "EvalConfig",
-           "ExperimentConfig", "PROFILES", "resolve_config", "parse_set", "recipe_path", "list_recipes",
+           "ExperimentConfig", "PROFILES", "RECIPE_FOLDERS", "resolve_config", "parse_set", "recipe_folder",
+           "recipe_path", "list_recipes",
            "config_to_dict", "config_from_dict"]
