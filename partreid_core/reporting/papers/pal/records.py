@@ -1,4 +1,4 @@
-"""PAL chapter: artefacts, claims and their verdicts from run records (spec ``pal.md`` §6, §10, §11).
+"""PAL chapter: artefacts, claims and their verdicts from run records.
 
 The chapter's sweeps (``partreid_core/experiments/sweeps/pal``) write the experiments in
 :data:`EXPERIMENTS`. Besides each run's ``metrics.json``, the verdicts use scalars derived from the
@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...experiments.records import load_analysis, load_records
-from .. import claims as claims_mod
-from ..claims import Claim
+from ....experiments.records import load_analysis, load_records
+from ... import claims as claims_mod
+from ...claims import Claim
 
 PAPER = "PAL"
 EXPERIMENTS = ["pal-globalpool", "pal-pcb", "pal-mgn"]
-#: the chapter's sweep files, in priority order (p1 runs this session, p2 later or on a GPU)
+#: the chapter's sweep files, in priority order (p1 first)
 SWEEP_FILES = ["p1_globalpool.yaml", "p1_pcb.yaml", "p2_pcb.yaml", "p2_mgn.yaml", "p3_pcb.yaml", "p3_globalpool.yaml",
                "p4_pcb_lambda.yaml", "p4_globalpool_segmenter.yaml", "p4_backbones.yaml",
                "p5_mgn_lambda.yaml"]
@@ -32,7 +32,7 @@ ARTEFACTS: dict[str, str] = {
     "PAL-T1": "reproduced",        # SynthReID statistics beside the paper's
     "PAL-T2": "reproduced",        # MGN vs MGN+PS on synth-s (p2_mgn) beside the Market rows
     "PAL-T3": "reproduced",        # test-time analogue: the p2 MGN pair on the hardest robustness splits
-    "PAL-T4": "reference only",    # optional per the spec; no third synthetic setting
+    "PAL-T4": "reference only",    # the paper's Duke table; no third synthetic setting
     "PAL-T5": "pending gpu",       # the pair on the largest setting (synth-m) needs the GPU profile
     "PAL-T6": "reproduced",        # PCB: none / fg / 2 / 4 / 7 parts (p1, p3); the MGN rows pending
     "PAL-T7": "reproduced",        # PCB: none / (a) / (b) / (c) / (d) (p1-p3); the MGN rows pending
@@ -56,67 +56,7 @@ ARTEFACTS: dict[str, str] = {
 }
 
 # --------------------------------------------------------------------------------------------------
-# Paper values transcribed from pal.md §6-§8 (all in %)
-# --------------------------------------------------------------------------------------------------
-#: PAL-F6: (Delta Rank-1, Delta mAP) of +PS per model and dataset; MGN's absolute pairs in MGN_ABSOLUTE.
-F6_DELTAS: dict[str, dict[str, tuple[float, float]]] = {
-    "globalpool": {"Market1501": (1.0, 1.7), "CUHK03": (5.8, 4.5), "DukeMTMC-reID": (0.4, 0.9), "MSMT17": (2.3, 2.7)},
-    "pcb": {"Market1501": (0.7, 1.5), "CUHK03": (2.1, 2.9), "DukeMTMC-reID": (1.0, 1.3), "MSMT17": (2.9, 3.7)},
-    "mgn": {"Market1501": (0.7, 1.9), "CUHK03": (3.8, 3.9), "DukeMTMC-reID": (0.7, 1.6), "MSMT17": (3.9, 6.2)},
-}
-#: PAL-T2..T5 "Ours" rows: dataset -> (MGN R1, MGN mAP, MGN+PS R1, MGN+PS mAP)
-MGN_ABSOLUTE: dict[str, tuple[float, float, float, float]] = {
-    "Market1501": (95.1, 86.8, 95.8, 88.7), "CUHK03": (75.0, 70.5, 78.8, 74.4),
-    "DukeMTMC-reID": (89.3, 78.3, 90.0, 79.9), "MSMT17": (80.1, 56.2, 84.0, 62.4),
-}
-#: PAL-T6 (MSMT17): row -> (R1, R5, R10, mAP)
-T6: dict[str, tuple[float, float, float, float]] = {
-    "PCB": (74.0, 84.9, 88.2, 47.4), "PCB + Foreground": (75.7, 86.0, 89.2, 49.3),
-    "PCB + Two Parts": (75.6, 86.2, 89.3, 49.4), "PCB + Four Parts": (76.1, 86.4, 89.3, 50.0),
-    "PCB + Seven Parts": (76.9, 86.9, 89.8, 51.1), "MGN": (80.1, 89.0, 91.5, 56.2),
-    "MGN + Foreground": (82.6, 90.7, 92.9, 60.0), "MGN + Two Parts": (83.0, 90.9, 93.1, 60.4),
-    "MGN + Four Parts": (83.6, 91.2, 93.4, 61.7), "MGN + Seven Parts": (84.0, 91.5, 93.5, 62.4),
-}
-#: PAL-T7 (MSMT17): row -> (R1, R5, R10, mAP)
-T7: dict[str, tuple[float, float, float, float]] = {
-    "PCB": (74.0, 84.9, 88.2, 47.4), "PCB + Type (a)": (77.4, 87.3, 90.0, 51.5),
-    "PCB + Type (b)": (77.0, 86.9, 89.8, 51.0), "PCB + Type (c)": (76.9, 86.9, 89.8, 51.1),
-    "PCB + Type (d)": (76.7, 87.1, 89.8, 51.0), "MGN": (80.1, 89.0, 91.5, 56.2),
-    "MGN + Type (a)": (84.4, 91.5, 93.6, 62.3), "MGN + Type (b)": (84.2, 91.7, 93.7, 62.7),
-    "MGN + Type (c)": (84.0, 91.5, 93.5, 62.4), "MGN + Type (d)": (83.8, 91.4, 93.4, 61.8),
-}
-#: PAL-T8 (MGN+PS on CUHK03): segmenter -> (R1, R5, R10, mAP)
-T8: dict[str, tuple[float, float, float, float]] = {
-    "No Adaptation": (78.9, 90.6, 93.9, 73.5), "CSPL": (77.8, 91.4, 94.4, 74.1),
-    "RoL": (78.7, 90.9, 94.4, 74.5), "SPGAN (final)": (78.8, 90.9, 94.6, 74.4),
-}
-#: PAL-T9: method -> (MSMT17->Market R1, mAP, MSMT17->CUHK03 R1, mAP)
-T9: dict[str, tuple[float, float, float, float]] = {
-    "PCB": (58.7, 30.5, 14.3, 13.1), "PCB+PS": (62.2, 33.4, 15.5, 14.2),
-    "MGN": (60.7, 31.8, 20.1, 17.4), "MGN+PS": (67.4, 39.1, 23.5, 21.0),
-}
-#: PAL-T1: dataset -> ((train IDs, images), (query IDs, images), (gallery IDs, images))
-T1: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]] = {
-    "Market1501": ((751, 12936), (750, 3368), (750, 15913)),
-    "CUHK03": ((767, 7365), (700, 1400), (700, 5332)),
-    "DukeMTMC-reID": ((702, 16522), (702, 2228), (1110, 17661)),
-    "MSMT17": ((1041, 32621), (3060, 11659), (3060, 82161)),
-}
-#: PAL-F12 known points (MSMT17): model -> {lambda: (R1, mAP)}; PCB peaks at 5, MGN at 2 (values not given)
-F12_KNOWN: dict[str, dict[float, tuple[float, float]]] = {
-    "pcb": {0.0: (74.0, 47.4), 1.0: (76.9, 51.1), 10.0: (77.9, 52.3)},
-    "mgn": {0.0: (80.1, 56.2), 1.0: (84.0, 62.4), 10.0: (80.3, 56.2)},
-}
-#: PAL-F9: the paper's mean 6x6 cosine-similarity matrices of PCB's max-pooled Conv5 stripes (MSMT17 test)
-F9_PCB = np.array([[1.00, 0.90, 0.83, 0.83, 0.84, 0.84], [0.90, 1.00, 0.88, 0.84, 0.85, 0.85],
-                   [0.83, 0.88, 1.00, 0.89, 0.86, 0.85], [0.83, 0.84, 0.89, 1.00, 0.90, 0.86],
-                   [0.84, 0.85, 0.86, 0.90, 1.00, 0.91], [0.84, 0.85, 0.85, 0.86, 0.91, 1.00]])
-F9_PCB_PS = np.array([[1.00, 0.88, 0.80, 0.78, 0.79, 0.80], [0.88, 1.00, 0.84, 0.79, 0.79, 0.80],
-                      [0.80, 0.84, 1.00, 0.85, 0.80, 0.80], [0.78, 0.79, 0.85, 1.00, 0.86, 0.82],
-                      [0.79, 0.79, 0.80, 0.86, 1.00, 0.89], [0.80, 0.80, 0.80, 0.82, 0.89, 1.00]])
-
-# --------------------------------------------------------------------------------------------------
-# Claims of pal.md §10 that the chapter's sweeps address (treatment/baseline = sweep variant names)
+# The paper's claims that the chapter's sweeps address (treatment/baseline = sweep variant names)
 # --------------------------------------------------------------------------------------------------
 #: pseudo-variant whose ``seg_pixel_accuracy`` / ``seg_miou`` are those of always predicting the majority class
 #: (C11's chance levels)
@@ -260,7 +200,7 @@ def derived_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """
     import torch
 
-    from ...analysis import similarity_summary
+    from ....analysis import similarity_summary
 
     out: dict[str, float] = {}
     if "part_similarity/matrix" in arrays:
@@ -337,7 +277,7 @@ def segmenter_table(results_root: str | Path = "results") -> pd.DataFrame:
     scored domain (its own held-out query split; the other domain's training split, the images it
     labels), device, commit and wall time. An absent folder gives an empty table.
     """
-    from ...experiments.segmenter import EXPERIMENT
+    from ....experiments.segmenter import EXPERIMENT
 
     df = load_records(results_root, EXPERIMENT)
     if df.empty:
