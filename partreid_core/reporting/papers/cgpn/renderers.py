@@ -591,7 +591,8 @@ RENDERERS: dict[str, tuple[Callable[..., object], ...]] = {
     "CGPN-X3": (table_x3, fig_x3), "CGPN-X5": (fig_x5,),
 }
 
-__all__ = ["CLAIM_QUESTIONS", "RENDERERS", "claims_text", "fig_f1", "fig_f2", "fig_f3_f4", "fig_f5", "fig_x1",
-           "fig_x2", "fig_x2_cams", "fig_x3", "fig_x5", "min_font", "single_window_frame", "status_table",
-           "table_claims", "table_f2", "table_t1", "table_t1_ours", "table_t2", "table_t2_ours", "table_t2b",
-           "table_triplet", "table_x1", "table_x2", "table_x3"]
+__all__ = ["CAM_GRID_HEADS", "CLAIM_QUESTIONS", "CONDITIONS_TRAIN", "F5_RECORD", "MIN_FONT", "RENDERERS",
+           "VERDICT_WORDS", "X1_VARIANTS", "X2_VARIANTS", "X5_COLUMNS", "claims_text", "fig_f1", "fig_f2",
+           "fig_f3_f4", "fig_f5", "fig_x1", "fig_x2", "fig_x2_cams", "fig_x3", "fig_x5", "min_font",
+           "single_window_frame", "status_table", "table_claims", "table_f2", "table_t1", "table_t1_ours",
+           "table_t2", "table_t2_ours", "table_t2b", "table_triplet", "table_x1", "table_x2", "table_x3"]
