@@ -1,8 +1,8 @@
-"""CGPN chapter: artefact checklist, testable claims (cgpn.md §10) and their verdicts from run records.
+"""CGPN chapter records: artefact checklist, testable claims and their verdicts from run records.
 
 The records come from ``partreid_core/experiments/sweeps/cgpn/*.yaml``: experiment ``cgpn`` (synth-s at
 its default knobs, the "S-holistic-ish" condition: occlusion 0.2, truncation 0.05) and
-``cgpn-occluded`` (trained and tested at occlusion 0.6, truncation 0.3, the spec's S-occluded).
+``cgpn-occluded`` (trained and tested at occlusion 0.6, truncation 0.3, "S-occluded").
 
 :func:`run_table` turns every complete run into one row: the headline metrics (``rank1``, ``mAP``,
 ``mAP_trapezoid``), the CGPN-X1 curve end points (``occ90_mAP``, ``trunc90_mAP``: mAP with
@@ -25,8 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import claims
-from ..claims import Claim
+from ....analysis.chapter_hooks.cgpn import CONDITIONS, LOWER_CLASSES, UPPER_CLASSES
+from ....experiments.records import load_records
+from ... import claims
+from ...claims import Claim
+from .reference import T1_SOURCE, T2_SOURCE, T2_SOURCE_OCC
 
 PAPER = "CGPN"
 EXPERIMENTS = ("cgpn", "cgpn-occluded")
@@ -48,40 +51,16 @@ ARTEFACTS: dict[str, str] = {
     "CGPN-X5": "reproduced",           # loss terms per epoch from history.csv
 }
 
-#: CGPN-T2 as transcribed in cgpn.md §6: {variant: (Market R1, Market mAP, Duke R1, Duke mAP, CUHK03 R1, CUHK03 mAP)}
-TABLE2: dict[str, tuple[float, ...]] = {
-    "CGPN-1": (94.9, 87.9, 89.3, 78.4, 82.4, 79.9),
-    "CGPN-2": (95.3, 89.4, 90.3, 80.2, 85.3, 82.5),
-    "CGPN-3": (94.2, 86.2, 88.6, 76.9, 84.3, 81.0),
-    "CGPN-4": (95.2, 89.3, 90.0, 79.9, 83.4, 80.7),
-    "CGPN": (96.1, 89.9, 90.4, 80.9, 87.1, 83.6),
-}
-#: CGPN-T2b: the deltas stated in the text (§4.4-4.5), (R1, mAP) per dataset, variant - reference
-TABLE2B_TEXT: dict[tuple[str, str], tuple[tuple[float, float], ...]] = {
-    ("CGPN-1", "CGPN"): ((-1.2, -2.0), (-1.1, -2.5), (-4.7, -3.7)),
-    ("CGPN-2", "CGPN"): ((-0.8, -0.5), (-0.1, -0.7), (-1.8, -1.1)),
-    ("CGPN-3", "CGPN"): ((-1.9, -3.7), (-1.8, -4.0), (-2.8, -2.6)),
-    ("CGPN-4", "CGPN"): ((-0.9, -0.6), (-0.4, -1.0), (-3.7, -2.9)),
-    ("CGPN-4", "CGPN-3"): ((1.0, 3.1), (1.4, 3.0), (-0.9, -0.3)),
-}
-#: our sweep variant of each CGPN-T2 row
-T2_VARIANTS: dict[str, str] = {"CGPN-1": "cgpn1_noloc", "CGPN-2": "cgpn2_fine", "CGPN-3": "cgpn3_noglob",
-                               "CGPN-4": "cgpn4_unsup", "CGPN": "cgpn"}
-
 _O = OCCLUDED_PREFIX
-#: where the paper's numbers are (the source text has no page breaks; Table 1's page follows from the
-#: bibliography's back-references, which cite its rows on p. 6)
-_T2 = "Table 2, §4.4-4.5 (Market-1501)"
-_T2_OCC = "Table 2, §4.4-4.5 (CUHK03-labeled, the paper's occluded data set)"
 #: pseudo-variants of the CGPN-X3 single-window evaluation of one run: its local features at least half the
 #: map high ("<variant>:coarse") and thinner ones ("<variant>:fine"); only CGPN-2 has both
 COARSE, FINE = ":coarse", ":fine"
 
 CLAIMS: list[Claim] = [
     Claim("C3", "CGPN-T2", "MSE-supervised global parts beat unsupervised ones (CGPN > CGPN-4)",
-          "mAP", "cgpn", "cgpn4_unsup", headline=True, paper_effect=0.6, paper_source=_T2),
+          "mAP", "cgpn", "cgpn4_unsup", headline=True, paper_effect=0.6, paper_source=T2_SOURCE),
     Claim("C3-occ", "CGPN-T2", "... and more so under occlusion: CGPN > CGPN-4 trained/tested on S-occluded",
-          "mAP", _O + "cgpn", _O + "cgpn4_unsup", paper_effect=2.9, paper_source=_T2_OCC),
+          "mAP", _O + "cgpn", _O + "cgpn4_unsup", paper_effect=2.9, paper_source=T2_SOURCE_OCC),
     # robustness: absolute mAP at the hardest knob level (0.9); the paper has no such sweep
     Claim("C3-X1-occ", "CGPN-X1", "supervised globals are more robust: CGPN > CGPN-4 in mAP at occlusion 0.9",
           "occ90_mAP", "cgpn", "cgpn4_unsup"),
@@ -94,17 +73,17 @@ CLAIMS: list[Claim] = [
     Claim("C6-cam", "CGPN-X2", "same, measured by Grad-CAM mass of each head's score",
           "x2_cam_split", "cgpn", "cgpn4_unsup", kind="mechanism"),
     Claim("C1", "CGPN-T2", "coarse windows beat fine stripes (CGPN > CGPN-2)", "mAP", "cgpn", "cgpn2_fine",
-          headline=True, paper_effect=0.5, paper_source=_T2),
+          headline=True, paper_effect=0.5, paper_source=T2_SOURCE),
     Claim("C1-occ", "CGPN-T2", "coarse windows beat fine stripes on S-occluded", "mAP",
-          _O + "cgpn", _O + "cgpn2_fine", paper_effect=1.1, paper_source=_T2_OCC),
+          _O + "cgpn", _O + "cgpn2_fine", paper_effect=1.1, paper_source=T2_SOURCE_OCC),
     Claim("C1-X1-trunc", "CGPN-X1", "coarse windows are more robust to part-missing boxes (mAP at truncation 0.9)",
           "trunc90_mAP", "cgpn", "cgpn2_fine"),
     Claim("C2", "CGPN-T2", "local parts are needed (CGPN > CGPN-1)", "mAP", "cgpn", "cgpn1_noloc",
-          headline=True, paper_effect=2.0, paper_source=_T2),
+          headline=True, paper_effect=2.0, paper_source=T2_SOURCE),
     Claim("C4", "CGPN-T2", "global parts are needed (CGPN > CGPN-3)", "mAP", "cgpn", "cgpn3_noglob",
-          headline=True, paper_effect=3.7, paper_source=_T2),
+          headline=True, paper_effect=3.7, paper_source=T2_SOURCE),
     Claim("C5", "CGPN-T2b", "unsupervised globals still help on (near-)holistic data (CGPN-4 > CGPN-3)",
-          "mAP", "cgpn4_unsup", "cgpn3_noglob", paper_effect=3.1, paper_source=_T2),
+          "mAP", "cgpn4_unsup", "cgpn3_noglob", paper_effect=3.1, paper_source=T2_SOURCE),
     # CGPN-X3: the paper's explanation of C1 (§4.4, no numbers): coarse features are more robust in themselves.
     # Absolute mAP of the local features alone on S-occluded test images first, the relative loss beside it.
     Claim("C8-occ", "CGPN-X3", "a single coarse window keeps more mAP under S-occlusion than a single fine stripe "
@@ -121,7 +100,7 @@ CLAIMS: list[Claim] = [
           "its 1/3 and 1/4 stripes", "x3_local_loss", "cgpn2_fine" + COARSE, "cgpn2_fine" + FINE, direction=-1,
           kind="mechanism", design="exact-paired"),
     Claim("C7", "CGPN-T1", "CGPN beats MGN (same recipe) at synth-s default knobs", "mAP", "cgpn", "mgn",
-          headline=True, paper_effect=3.0, paper_source="Table 1, §4.3, p. 6 (Market-1501)"),
+          headline=True, paper_effect=3.0, paper_source=T1_SOURCE),
     Claim("C7-X1-occ", "CGPN-X1", "CGPN beats MGN in mAP at occlusion 0.9", "occ90_mAP", "cgpn", "mgn"),
     Claim("C7-X1-trunc", "CGPN-X1", "CGPN beats MGN in mAP with 90% part-missing boxes", "trunc90_mAP", "cgpn",
           "mgn"),
@@ -129,6 +108,12 @@ CLAIMS: list[Claim] = [
 
 _COLUMNS = ("rank1", "mAP", "mAP_trapezoid", "occ0_mAP", "occ90_mAP", "trunc90_mAP", "occ_drop", "trunc_drop",
             "x2_peak_split", "x2_cam_split", "x3_local_loss", "x3_local_occ_mAP")
+#: head indices of the CGPN-X2 arrays (the hook's ``HEAD_NAMES`` order b1 conv_1, b1 conv_2, ..., b3 conv_2, then
+#: branch 1's fixed upper / lower stripes): the six supervised heads, their conv_1 (upper) and conv_2 (lower) ones
+GLOBAL_HEADS: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
+CONV1_HEADS: tuple[int, ...] = (0, 2, 4)
+CONV2_HEADS: tuple[int, ...] = (1, 3, 5)
+STRIPE_HEADS: tuple[int, int] = (6, 7)
 #: the CGPN-X3 columns of the coarse / fine pseudo-variants
 _X3 = ("x3_local_loss", "x3_local_occ_mAP")
 
@@ -146,12 +131,10 @@ def _analysis_columns(path: str | Path) -> dict[str, float]:
         out.update(occ0_mAP=float(occ[0]), occ90_mAP=float(occ[-1]), trunc90_mAP=float(trunc[-1]),
                    occ_drop=float(occ[0] - occ[-1]), trunc_drop=float(trunc[0] - trunc[-1]))
     if "cgpn_parts/peak_composition" in a:
-        comp = a["cgpn_parts/peak_composition"][0, :6]                    # (6 heads, bg/upper/lower), holistic
-        out["x2_peak_split"] = float(upper_split(comp[:, 1] / np.clip(comp[:, 1:].sum(1), 1e-12, None)))
-        mass = a["cgpn_parts/cam_part_mass"][0, :6]                       # (6 heads, 8 classes), holistic
-        body = mass[:, 1:].sum(1)
-        upper = np.where(body > 0, mass[:, 1:5].sum(1) / np.where(body > 0, body, 1.0), np.nan)  # NaN: all-zero CAM
-        out["x2_cam_split"] = float(upper_split(upper))
+        holistic = CONDITIONS.index("holistic")
+        heads = list(GLOBAL_HEADS)
+        out["x2_peak_split"] = upper_split(peak_upper_share(a["cgpn_parts/peak_composition"][holistic, heads]))
+        out["x2_cam_split"] = upper_split(cam_upper_share(a["cgpn_parts/cam_part_mass"][holistic, heads]))
     if "cgpn_single_window/holistic_mAP" in a:
         out.update(window_summary(a, a["cgpn_single_window/height_frac"] < 1))
         for suffix, keep in ((COARSE, _is_coarse), (FINE, lambda h: h < 0.5)):
@@ -180,6 +163,34 @@ def window_losses(a: dict[str, np.ndarray]) -> np.ndarray:
     return 100 * (1 - o / np.clip(h, 1e-9, None))
 
 
+def peak_upper_share(composition: np.ndarray) -> np.ndarray:
+    """Upper-body share among the body pixels at the heads' channel peaks (CGPN-X2).
+
+    ``composition`` (..., 3): background / upper / lower fractions (hook ``cgpn_parts/peak_composition``);
+    returns (...). A head whose peaks saw no body at all gets 0 (the clip keeps the division finite)."""
+    c = np.asarray(composition, dtype=float)
+    return c[..., 1] / np.clip(c[..., 1:].sum(-1), 1e-12, None)
+
+
+def cam_upper_share(mass: np.ndarray) -> np.ndarray:
+    """Upper-body share of the Grad-CAM mass that falls on the body (CGPN-X2).
+
+    ``mass`` (..., 8): Grad-CAM mass per part-mask class (hook ``cgpn_parts/cam_part_mass``; class 0 background,
+    :data:`UPPER_CLASSES` head..arms, :data:`LOWER_CLASSES` legs, feet); returns (...), NaN where the CAM put
+    no mass on the body (an all-zero CAM after ReLU: the share is undefined, not 0)."""
+    m = np.asarray(mass, dtype=float)
+    upper = m[..., list(UPPER_CLASSES)].sum(-1)
+    body = upper + m[..., list(LOWER_CLASSES)].sum(-1)
+    return np.where(body > 0, upper / np.where(body > 0, body, 1.0), np.nan)
+
+
+def mean_share(x: np.ndarray) -> float:
+    """Mean of the finite entries of a share array, NaN (without a warning) when none is finite."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 def upper_split(upper_share: np.ndarray) -> float:
     """Mean over branches of (upper share of conv_1) - (upper share of conv_2); heads ordered b1c1, b1c2, ..."""
     u = np.asarray(upper_share, dtype=float).reshape(-1, 2)
@@ -188,8 +199,6 @@ def upper_split(upper_share: np.ndarray) -> float:
 
 def run_table(results_root: str | Path = "results") -> pd.DataFrame:
     """One row per complete CGPN-chapter run: experiment, variant, seed, provenance, metrics, X1/X2 summaries."""
-    from ...experiments.records import load_records
-
     recs = load_records(results_root, experiment=list(EXPERIMENTS), config_columns=False)
     if recs.empty:
         return pd.DataFrame(columns=["experiment", "run", "path", "variant", "seed", *_COLUMNS])
@@ -215,7 +224,8 @@ def tidy_values(table: pd.DataFrame) -> pd.DataFrame:
         if not set(cols) <= set(table.columns):
             continue
         sub = table.loc[table[cols].notna().any(axis=1), [*keys, *cols]]
-        rows.append(sub.assign(variant=sub["variant"].astype(str) + suffix).rename(columns=dict(zip(cols, _X3))))
+        renamed = sub.rename(columns=dict(zip(cols, _X3, strict=True)))
+        rows.append(renamed.assign(variant=sub["variant"].astype(str) + suffix))
     return pd.concat([r for r in rows if len(r)] or rows[:1], ignore_index=True).reindex(columns=[*keys, *_COLUMNS])
 
 
@@ -235,3 +245,8 @@ def claims_table(results_root: str | Path = "results") -> pd.DataFrame:
             judged.loc[i, "observed"] = f"no {c.metric} values (" + ", ".join(empty) + ")"
             judged.loc[i, "verdict"] = "inconclusive"
     return judged
+
+
+__all__ = ["ARTEFACTS", "CLAIMS", "COARSE", "CONV1_HEADS", "CONV2_HEADS", "EXPERIMENTS", "FINE", "GLOBAL_HEADS",
+           "OCCLUDED_PREFIX", "PAPER", "STRIPE_HEADS", "cam_upper_share", "claims_table", "mean_share",
+           "peak_upper_share", "run_table", "tidy_values", "upper_split", "window_losses", "window_summary"]
