@@ -1,11 +1,12 @@
-"""MPN chapter (Ding et al., TPAMI 2020; spec ``papers/mpn.md``): artefacts, claims and verdicts.
+"""MPN (Ding et al., TPAMI 2020): the artefact checklist, the claims and how the run records answer them.
 
 The sweeps are ``partreid_core/experiments/sweeps/mpn/*.yaml``; their variant names are the
 treatments and baselines below (unique across the chapter's experiments):
 
 * ``mpn-t1`` (MPN-T1): ``baseline``, ``mt_only``, ``mpn`` (p1); ``naive_mtl``, ``c1s_c2s``,
   ``mpn_noca`` (= MPN°, p2);
-* ``mpn-align-weight`` (§10 C11): ``lambda0p3``, ``lambda3`` (λ = 0 and 1 are ``c1s_c2s`` and ``mpn_noca``);
+* ``mpn-align-weight`` (our extension: the weight λ of L_CF): ``lambda0p3``, ``lambda3`` (λ = 0 and 1
+  are ``c1s_c2s`` and ``mpn_noca``);
 * ``mpn-prior-noise`` (MPN-X2): ``noise0p5``, ``noise1`` (noise 0 is ``mpn_noca``).
 
 Accuracy is compared in the paper's AP convention: the official MPN code computes AP with the
@@ -20,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...experiments.records import load_analysis, load_records
-from .. import claims
-from ..claims import Claim
+from ....experiments.records import load_analysis, load_records
+from ... import claims
+from ...claims import Claim
 
 PAPER = "MPN"
 EXPERIMENTS = ["mpn-t1", "mpn-align-weight", "mpn-prior-noise"]
@@ -30,9 +31,9 @@ EXPERIMENTS = ["mpn-t1", "mpn-align-weight", "mpn-prior-noise"]
 AP = "mAP_trapezoid"
 
 ARTEFACTS: dict[str, str] = {
-    "MPN-T1": "reproduced",        # Baseline / MT Only / MPN (p1); Naive MTL, C1-S+C2-S, MPN° (p2); C1-S, C2-S, CF not run
-    "MPN-T2": "pending runs",       # prior variants: outside the 30-run budget
-    "MPN-T3": "pending runs",       # alignment variants: outside the 30-run budget
+    "MPN-T1": "reproduced",        # Baseline, MT Only, MPN (p1); Naive MTL, C1-S+C2-S, MPN° (p2); not C1-S, C2-S, CF
+    "MPN-T2": "pending runs",       # prior variants: not in the cpu sweeps
+    "MPN-T3": "pending runs",       # alignment variants: not in the cpu sweeps
     "MPN-T4": "reference only",    # SOTA tables on real benchmarks: no real data, synthetic numbers not comparable
     "MPN-T5": "reference only",
     "MPN-T6": "reference only",
@@ -46,7 +47,7 @@ ARTEFACTS: dict[str, str] = {
     "MPN-F6": "reproduced",        # CA shape table
     "MPN-F7": "reproduced",        # Grad-CAM per part task, Baseline / MT Only / Naive MTL / MPN
     "MPN-F8": "reproduced",        # mpn_nuisance_cams hook (partreid analyze on the MPN checkpoints)
-    "MPN-F9": "pending runs",       # soft sharing sweep: outside the budget
+    "MPN-F9": "pending runs",       # soft sharing: not in the cpu sweeps
     "MPN-X1": "reproduced",
     "MPN-X2": "reproduced",
     "MPN-X3": "reproduced",
@@ -61,7 +62,7 @@ _T2 = "Table 2, §5.3.1 (Market-1501)"
 CHANCE = "chance"
 
 CLAIMS: list[Claim] = [
-    # MPN-T1 / §10 C2: the Table 1 ordering
+    # MPN-T1 / C2: the Table 1 ordering
     Claim("C2-mt-only", "MPN-T1", "MT Only beats the uniform-strip Baseline", AP, "mt_only", "baseline",
           headline=True, paper_effect=1.2, paper_source=_T1),
     Claim("C2-mpn-baseline", "MPN-T1", "MPN beats the uniform-strip Baseline", AP, "mpn", "baseline",
@@ -180,11 +181,15 @@ def derived_metrics(records: pd.DataFrame) -> pd.DataFrame:
 
 def load(results_root: str | Path = "results", profile: str | None = None, dataset: str | None = None) -> pd.DataFrame:
     """Every record of the chapter's experiments (optionally of one profile / dataset only), with the
-    derived analysis columns."""
+    derived analysis columns; without records, an empty table that still has ``variant``, ``seed`` and ``path``
+    (the chapter toolkit selects runs by them)."""
     recs = load_records(results_root, EXPERIMENTS)
     for col, want in (("profile", profile), ("dataset", dataset)):
         if want is not None and len(recs):
             recs = recs[recs[col] == want].reset_index(drop=True)
+    for col in ("variant", "seed", "path"):
+        if col not in recs.columns:
+            recs[col] = pd.Series(dtype=object)
     return derived_metrics(recs)
 
 
@@ -224,4 +229,6 @@ def claims_table(results_root: str | Path = "results", profile: str | None = Non
     ``"no records (...)"`` in ``observed``; never an exception for missing data.
     """
     return claims.claims_table(CLAIMS, tidy_values(load(results_root, profile, dataset)), paper=PAPER)
+
+
 run_table = load  # the chapter toolkit's name (reporting.chapter.module_runs)
