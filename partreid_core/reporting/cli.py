@@ -180,7 +180,7 @@ def register(sub, group) -> None:
         "claims", help="every claim of the book with its verdict (the chapters' and the scorecard's rule)",
         description="Judges every claim of the five paper chapters and the comparison chapter's robustness claims "
                     "on the run records, one row per claim and regime (scratch: records under --results; fine-tuned: "
-                    "under --results/fine-tuned): design, per-seed values, Δ with its 95%% CI, raw and "
+                    "under --results/fine-tuned): design, per-seed values, Δ with its 95 % CI, raw and "
                     "Holm-adjusted p (per chapter and regime), the paper's Δ, the margin and the verdict.")
     p.add_argument("--paper", action="append", metavar="P",
                    help="only this paper (PAL, RMGL, CGPN, MPN, PLR or comparison; repeatable; default: all)")
