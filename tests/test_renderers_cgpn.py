@@ -193,4 +193,4 @@ def test_glance_is_partreid_claims(committed):
     g = committed.glance(link_prefix=None)
     judged = cgpn.claims_table(committed.results)
     head = judged[judged["headline"] == True]  # noqa: E712
-    assert list(g["claim"]) == list(head["claim"]) and list(g["verdict"]) == list(head["verdict"])
+    assert list(g["claim"]) == list(head["claim"]) and list(g["scratch: verdict"]) == list(head["verdict"])
