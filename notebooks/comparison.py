@@ -240,8 +240,9 @@ for regime in REGIMES:
     print(f"{regime}: {r.groupby(['method', 'seed', 'knob']).ngroups if not r.empty else 0} robustness records"
           + ("" if not r.empty else f"; make them with: partreid robustness --knob <knob> --out "
              f"{shown(regime_root(RESULTS_DIR, regime))}"))
-    cmp.fig_robustness(r, f"{regime}: mAP as each knob grows (mean ± std over seeds; dashed = baselines)")
-    plt.show()
+    if not r.empty:   # a regime without records gets the line above, not a figure of empty axes
+        cmp.fig_robustness(r, f"{regime}: mAP as each knob grows (mean ± std over seeds; dashed = baselines)")
+        plt.show()
 
 # %% [markdown]
 # Methods differ in clean accuracy, so the fair comparison is **how much of its own mAP a method keeps**. The table
