@@ -47,7 +47,16 @@ def _batch() -> Batch:
                  torch.zeros(n, dtype=torch.long), masks)
 
 
-@pytest.mark.parametrize("name", list_models())
+# Names with a leading underscore are stand-ins other test modules register at import (test_engine's tiny model);
+# whether they are collected first depends on the test order, so the contract covers the shipped models only.
+SHIPPED = [name for name in list_models() if not name.startswith("_")]
+
+
+def test_every_shipped_model_is_covered():
+    assert len(SHIPPED) >= 10, SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_model_contract(name):
     torch.manual_seed(0)
     model = build_model(name, NUM_CLASSES, _overrides(name))
