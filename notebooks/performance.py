@@ -38,12 +38,11 @@
 
 # %%
 import json
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import display
 
-from partreid_core.experiments.records import load_history, load_records, results_root
+from partreid_core.experiments.records import load_records, results_root
 
 RESULTS = results_root()
 BENCH = RESULTS / "bench"

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from partreid_core.data import COCO_KEYPOINTS, PART_CLASSES, build_dataset
+from partreid_core.data import PART_CLASSES, build_dataset
 from partreid_core.data.synth import GENERATOR_VERSION, PRESETS, VIEWPOINTS, build_synth
 
 torch.set_num_threads(2)
@@ -94,7 +94,7 @@ st = ds.render("gallery", idx, SIZE)
 blank = np.full((*SIZE, 3), 255, np.uint8)
 it = iter(st.images)
 grid = [next(it) if p is not None else blank for p in picks]
-show(grid, titles, rows=len(pids), ax_title="synth-s test identities × cameras (blank: not seen by that camera)");
+show(grid, titles, rows=len(pids), ax_title="synth-s test identities × cameras (blank: not seen by that camera)")
 
 # %% [markdown]
 # ## Part masks and keypoints
@@ -124,7 +124,7 @@ for ax in axes.flat:
     ax.axis("off")
 handles = [plt.Rectangle((0, 0), 1, 1, color=PALETTE[k] / 255) for k in range(len(PART_CLASSES))]
 fig.legend(handles, PART_CLASSES, loc="lower center", ncol=4, fontsize=7)
-fig.tight_layout(rect=(0, 0.06, 1, 1));
+fig.tight_layout(rect=(0, 0.06, 1, 1))
 
 # %% [markdown]
 # ## The knobs, one at a time
@@ -149,7 +149,7 @@ for dom in ("A", "B"):
     st = build_synth("synth-s", domain=dom).render("train", sample, SIZE)
     rows.append(st.images[0])
     labels.append(f"domain={dom}")
-show(rows, labels, rows=6, scale=1.2, ax_title="one image, one knob at a time");
+show(rows, labels, rows=6, scale=1.2, ax_title="one image, one knob at a time")
 
 # %% [markdown]
 # A row per knob level over several images (occlusion; the truncation knob uses the same mechanism and
@@ -253,7 +253,8 @@ views.round(2)
 # --levels 0 0.25 0.5 0.75 1 --out results/calibration-knobs/misalignment`).
 
 # %%
-from pathlib import Path
+
+from IPython.display import display
 
 from partreid_core.experiments.records import load_history, load_records
 from partreid_core.reporting import Claim, judge, provenance
@@ -277,7 +278,7 @@ else:
 if not cal.empty:
     chance = 100 / 200  # Rank-1 of a random ranking with 200 test identities, roughly
     first_last = {}
-    for model, path in zip(cal["model"], cal["path"]):
+    for model, path in zip(cal["model"], cal["path"], strict=True):
         h = load_history(path)
         if "loss/id" in h:
             first_last[model] = (h["loss/id"].iloc[0], h["loss/id"].iloc[-1])
@@ -366,7 +367,7 @@ import matplotlib.pyplot as plt
 curves = {k: RESULTS / "calibration-knobs" / k / "knobs.csv" for k in ("misalignment", "occlusion")}
 if all(p.exists() for p in curves.values()):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-    for ax, (knob, path) in zip(axes, curves.items()):
+    for ax, (knob, path) in zip(axes, curves.items(), strict=True):
         df = pd.read_csv(path)
         ax.plot(df["level"], df["rank1"], "o-", label="Rank-1")
         ax.plot(df["level"], df["mAP"], "s--", label="mAP")

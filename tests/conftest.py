@@ -1,5 +1,6 @@
 import os
 import sys
+
 sys.path.insert(0, os.path.dirname(__file__))  # tests/browser.py
 
 import tempfile

@@ -4,8 +4,15 @@ import pytest
 import torch
 from torch import nn
 
-from partreid_core.analysis import (cam_part_statistics, confusion_matrix, grad_cam, input_gradient_rows,
-                                    part_similarity_matrix, segmentation_scores, similarity_summary)
+from partreid_core.analysis import (
+    cam_part_statistics,
+    confusion_matrix,
+    grad_cam,
+    input_gradient_rows,
+    part_similarity_matrix,
+    segmentation_scores,
+    similarity_summary,
+)
 
 
 def test_part_similarity_identical_and_orthogonal_parts():
@@ -97,4 +104,5 @@ def test_per_image_off_diagonal_matches_matrix_mean():
     mats = torch.stack([part_similarity_matrix(f[i:i + 1]) for i in range(5)])
     expected = (mats.sum((1, 2)) - 4) / 12
     assert torch.allclose(per, expected, atol=1e-6)
-    assert torch.allclose(per.mean(), similarity_summary(part_similarity_matrix(f))["mean_off_diagonal"] * torch.ones(()), atol=1e-6)
+    summary = similarity_summary(part_similarity_matrix(f))
+    assert torch.allclose(per.mean(), summary["mean_off_diagonal"] * torch.ones(()), atol=1e-6)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from audit_records import audit_root, main
+
 from partreid_core.experiments import records
 from partreid_core.experiments.config import config_to_dict, resolve_config
 

@@ -5,8 +5,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from partreid_core.data.augment import (FLIP_PERMUTATION, ErasingConfig, RSAConfig, hflip, pad_crop, random_erasing,
-                                        random_shift)
+from partreid_core.data.augment import (
+    FLIP_PERMUTATION,
+    ErasingConfig,
+    RSAConfig,
+    hflip,
+    pad_crop,
+    random_erasing,
+    random_shift,
+)
 from partreid_core.data.sampler import PKSampler, RandomBatchSampler
 from partreid_core.data.types import COCO_KEYPOINTS
 
@@ -28,7 +35,7 @@ def test_flip_twice_is_identity_and_swaps_left_right():
     images, masks, kps = _batch()
     once = hflip(images, masks, kps)
     twice = hflip(*once)
-    for a, b in zip(twice, (images, masks, kps)):
+    for a, b in zip(twice, (images, masks, kps), strict=True):
         assert torch.equal(a, b)
     # left_wrist of the flipped sample is the mirrored right_wrist of the original
     lw, rw = COCO_KEYPOINTS.index("left_wrist"), COCO_KEYPOINTS.index("right_wrist")
@@ -137,7 +144,7 @@ def test_augmentations_are_reproducible_from_the_generator():
     images, masks, kps = _batch()
     a = random_shift(images, masks, kps, RSAConfig(p=1.0), _gen(9))
     b = random_shift(images, masks, kps, RSAConfig(p=1.0), _gen(9))
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         assert torch.equal(u, v)
 
 

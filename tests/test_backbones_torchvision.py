@@ -29,7 +29,8 @@ def test_globalpool_ps_on_the_trunk_trains_one_step(name):
     from partreid_core.data.types import Batch
 
     x = torch.randn(8, 3, 128, 64)
-    b = Batch(x, torch.arange(4).repeat_interleave(2), torch.zeros(8, dtype=torch.long), torch.randint(0, 8, (8, 128, 64)))
+    b = Batch(x, torch.arange(4).repeat_interleave(2), torch.zeros(8, dtype=torch.long),
+              torch.randint(0, 8, (8, 128, 64)))
     out = m(x)
     assert out.aux["seg_logits"].shape == (8, 8, 16, 8)
     loss = sum(m.compute_losses(out, b).values())
@@ -43,7 +44,8 @@ def test_local_imagenet_weights_load_and_missing_ones_are_named(tmp_path, monkey
 
     ref = mobilenet_v2(weights=None)
     torch.save(ref.state_dict(), tmp_path / "mnv2.pth")
-    b = build_backbone(BackboneConfig(name="mobilenet_v2", width=1.0, last_stride=2, pretrained=str(tmp_path / "mnv2.pth")))
+    b = build_backbone(BackboneConfig(name="mobilenet_v2", width=1.0, last_stride=2,
+                                      pretrained=str(tmp_path / "mnv2.pth")))
     assert torch.equal(b.features[0][0].weight, ref.features[0][0].weight)
     monkeypatch.setenv("PARTREID_WEIGHTS", str(tmp_path / "empty"))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))

@@ -7,9 +7,10 @@ from partreid_core.config import ConfigError
 from partreid_core.data.types import Batch
 from partreid_core.losses.center import CenterLoss
 from partreid_core.models import build_model, model_config
+from partreid_core.models.backbones import undo_zero_init
 from partreid_core.models.globalpool import BOT_PRESET
 from partreid_core.models.mgn import ORIGINAL_MGN_PRESET
-from partreid_core.models.backbones import undo_zero_init
+
 from model_checks import params_without_gradient
 
 NARROW = {"backbone": {"width": 0.25}}  # cpu profile: ResNet-50 topology, Conv5 has 512 channels

@@ -4,13 +4,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from partreid_core.config import ConfigError
 from partreid_core.data.types import Batch
 from partreid_core.models import build_model, model_config
 from partreid_core.models.backbones import undo_zero_init
 from partreid_core.models.cgpn import stripe_bounds, windows
+
 from model_checks import params_without_gradient
 
 NARROW = {"backbone": {"width": 0.25}}
@@ -127,7 +127,8 @@ def test_fine_stripes_change_only_branches_2_and_3():
     coarse = undo_zero_init(_build())
     fine = _build(local_parts="fine")
     fine.load_state_dict(coarse.state_dict())
-    coarse.eval(); fine.eval()
+    coarse.eval()
+    fine.eval()
     x = torch.randn(2, 3, 96, 32)
     with torch.no_grad():
         ec, ef = coarse(x).view(2, 12, 256), fine(x).view(2, 12, 256)

@@ -8,7 +8,7 @@ import torchvision
 from partreid_core.config import ConfigError, from_dict, merge, to_dict
 from partreid_core.data.types import SplitTensors, relabel
 from partreid_core.losses import CrossEntropyLabelSmooth, TripletLoss
-from partreid_core.models.backbones import resnet50, split_blocks, load_imagenet_weights
+from partreid_core.models.backbones import resnet50, split_blocks
 from partreid_core.registry import Registry
 
 
@@ -74,7 +74,8 @@ def test_resnet50_matches_torchvision_names_and_shapes():
     assert set(ours.state_dict()) == tv_keys
     # loads torchvision weights strictly and computes the same features
     ours.load_state_dict({k: v for k, v in tv.state_dict().items() if k in tv_keys})
-    ours.eval(); tv.eval()
+    ours.eval()
+    tv.eval()
     x = torch.randn(1, 3, 64, 32)
     ref = torch.nn.Sequential(*list(tv.children())[:-2])(x)
     assert torch.allclose(ours(x), ref, atol=1e-5)
@@ -86,7 +87,9 @@ def test_resnet_last_stride_width_and_split():
     assert y.shape == (2, 512, 8, 4)  # output stride 16, 2048 * 0.25 channels
     assert m.stage_channels == [64, 128, 256, 512]
     trunk, tail = split_blocks(m.blocks(), "layer3.1")
-    m.eval(); trunk.eval(); tail.eval()
+    m.eval()
+    trunk.eval()
+    tail.eval()
     x = torch.randn(1, 3, 64, 32)
     assert torch.allclose(tail(trunk(x)), m(x), atol=1e-6)
     with pytest.raises(KeyError, match="no block"):
@@ -115,7 +118,8 @@ def test_triplet_batch_hard_by_hand():
     expected = torch.tensor([max(0, 1 - 3 + 1.5), max(0, 1 - 10**0.5 + 1.5), max(0, 2 - 3 + 1.5), 0.0]).mean()
     assert torch.allclose(loss, expected, atol=1e-5)
     soft = TripletLoss(margin=None)(feats, labels)
-    assert torch.allclose(soft, torch.nn.functional.softplus(torch.tensor([-2.0, 1 - 10**0.5, -1.0, -3.0])).mean(), atol=1e-5)
+    expected_soft = torch.nn.functional.softplus(torch.tensor([-2.0, 1 - 10**0.5, -1.0, -3.0])).mean()
+    assert torch.allclose(soft, expected_soft, atol=1e-5)
 
 
 def test_label_smoothing_matches_formula():

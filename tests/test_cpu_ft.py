@@ -107,7 +107,8 @@ def test_a_cpu_ft_run_records_regime_and_trunk(tmp_path, monkeypatch):
     res = train(resolve_config("pal_globalpool", "cpu-ft", small), out=out)
     meta = json.loads((res.path / "config.json").read_text())
     assert meta["regime"] == "fine-tuned"
-    assert meta["pretrained_trunk"] == {"name": "synthp-resnet50-w0.25.pt", "sha256": file_sha256(path), "source": "synth"}
+    assert meta["pretrained_trunk"] == {"name": "synthp-resnet50-w0.25.pt", "sha256": file_sha256(path),
+                                        "source": "synth"}
     scratch = train(resolve_config("pal_globalpool", "cpu", small, experiment="scratch"), out=out)
     assert json.loads((scratch.path / "config.json").read_text())["regime"] == "scratch"
     recs = load_records(out).set_index("experiment")

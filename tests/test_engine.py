@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,7 @@ from partreid_core.data.registry import DATASETS
 from partreid_core.data.types import Batch, ReidDataset, Sample, SplitTensors
 from partreid_core.engine.optim import build_optimizer, lr_factor, split_param_groups
 from partreid_core.engine.trainer import NonFiniteLossError, checkpoint_path, train
-from partreid_core.experiments.config import (ExperimentConfig, ScheduleConfig, parse_set, resolve_config,
-                                              list_recipes)
+from partreid_core.experiments.config import ExperimentConfig, ScheduleConfig, list_recipes, parse_set, resolve_config
 from partreid_core.experiments.records import checkpoint_file
 from partreid_core.models.base import ReidModel
 from partreid_core.models.output import ModelOutput
@@ -112,7 +110,8 @@ def tiny_config(tmp_path, **over) -> ExperimentConfig:
                      "erasing": {"p": 0.5}, "rsa": {"p": 0.5}},
             "optim": {"name": "sgd", "lr": 0.05, "lr_mult": {"head": 2.0}},
             "schedule": {"warmup_epochs": 1, "warmup_per": "iter", "milestones": [2]},
-            "train": {"epochs": 3, "progress": False, "iters_per_epoch": 3, "checkpoint_dir": str(tmp_path / "ckpt"), "channels_last": False},
+            "train": {"epochs": 3, "progress": False, "iters_per_epoch": 3,
+                      "checkpoint_dir": str(tmp_path / "ckpt"), "channels_last": False},
             "eval": {"rerank": False}}
     return from_dict(ExperimentConfig, deep_update(base, over))
 
@@ -148,7 +147,8 @@ def test_smoke_training_writes_a_complete_record(tmp_path):
     for f in ("config.json", "history.csv", "metrics.json", "analysis.npz"):
         assert (run / f).is_file(), f
     assert len(res.history) == 3
-    # every epoch logs each loss term, lr and images/s; epochs 1-2 were evaluated (every=1) and the last by the final eval
+    # every epoch logs each loss term, lr and images/s; epochs 1-2 were evaluated (every=1) and the last by the
+    # final eval
     for row in res.history:
         assert {"loss/id", "loss/triplet", "lr", "lr/head", "lr/backbone", "images_per_s", "rank1", "mAP"} <= set(row)
     # head group at 2x the backbone lr
@@ -170,7 +170,7 @@ def test_same_seed_same_metrics_and_resume_equivalence(tmp_path):
     assert part.metrics == {} and not (tmp_path / "c" / "t" / cfg.run_name / "metrics.json").exists()
     resumed = train(cfg3, out=tmp_path / "c", device="cpu", resume=True)
     assert resumed.metrics == full.metrics
-    for a, b in zip(resumed.history, full.history):
+    for a, b in zip(resumed.history, full.history, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-9)
 
 
@@ -309,7 +309,8 @@ def test_cli_train_eval_and_bench(tmp_path, capsys):
               "--set", "data.size=[32, 16]", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--device", "cpu"]
     assert main(["train", *common, "--out", str(tmp_path / "res")]) == 0
     printed = capsys.readouterr().out
-    assert "record:" in printed and (tmp_path / "res" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s2" / "metrics.json").is_file()
+    assert "record:" in printed
+    assert (tmp_path / "res" / "tiny" / f"{TEST_MODEL}-{TEST_DATA}-s2" / "metrics.json").is_file()
     ckpt = checkpoint_file(tmp_path / "ckpt", tmp_path / "res", "tiny", f"{TEST_MODEL}-{TEST_DATA}-s2")
     assert main(["eval", "--checkpoint", str(ckpt), "--device", "cpu", "--no-rerank"]) == 0
     import json

@@ -6,8 +6,15 @@ from torch import nn
 
 from partreid_core.data.transforms import normalize
 from partreid_core.data.types import SplitTensors
-from partreid_core.evaluation import (EvalResult, compute_distance, evaluate, evaluate_cuhk03_classic,
-                                      evaluate_model, extract_features, re_ranking)
+from partreid_core.evaluation import (
+    EvalResult,
+    compute_distance,
+    evaluate,
+    evaluate_cuhk03_classic,
+    evaluate_model,
+    extract_features,
+    re_ranking,
+)
 from partreid_core.evaluation.bench import make_problem, reference_evaluate
 
 # Gallery: (pid, cam). g0 junk for pid-1/cam-0 queries, g3 pid -1 junk, g4 a pid-0 distractor.

@@ -82,7 +82,8 @@ def test_smoke_record_says_which_trunk(tmp_path):
     res = train(cfg, out=tmp_path, device="cpu")
     meta = json.loads((res.path / "config.json").read_text())
     text = json.dumps(meta)
-    assert '"pretrained_trunk": null' in text and '"regime": "scratch"' in text and '"eval_precision": "float32"' in text
+    assert '"pretrained_trunk": null' in text and '"regime": "scratch"' in text
+    assert '"eval_precision": "float32"' in text
 
 
 # --- 2. MPN as the paper trains it -------------------------------------------------------------------
@@ -123,7 +124,7 @@ def test_mpn_init_from_loads_the_ide_trunk(tmp_path, monkeypatch):
     torch.save({"model": ide.state_dict(), "epoch": 1}, tmp_path / "ide" / "last.pt")
     # a relative path is looked up under $PARTREID_CHECKPOINTS
     mpn = build_model("mpn", 7, {"backbone": {"width": 0.25}, "init_from": "ide/last.pt"})
-    for (k, a), b in zip(ide.backbone.state_dict().items(), mpn.backbone.state_dict().values()):
+    for (k, a), b in zip(ide.backbone.state_dict().items(), mpn.backbone.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     prov = pretrained_provenance(mpn)
     assert prov.startswith(f"ide:{tmp_path / 'ide' / 'last.pt'} sha256:")
@@ -307,5 +308,5 @@ def test_a_gpu_checkpoint_loads_without_its_initial_weight_files(tmp_path, monke
     model = build_model("mpn", 5, {**cfg.model_overrides, "backbone": {"width": 0.25}, "init_from": ""})
     torch.save({"config": config_to_dict(cfg), "num_classes": 5, "model": model.state_dict()}, tmp_path / "last.pt")
     loaded, _ = load_trained(tmp_path / "last.pt", torch.device("cpu"))
-    for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+    for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b), k

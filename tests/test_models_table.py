@@ -8,8 +8,15 @@ from torch import nn
 
 from partreid_core.cli import main
 from partreid_core.models import ModelOutput, ReidModel, build_model, list_models
-from partreid_core.models.complexity import (PAPER_COMPLEXITY, complexity_row, count_flops, count_parameters,
-                                             format_table, models_table, torchreid_complexity)
+from partreid_core.models.complexity import (
+    PAPER_COMPLEXITY,
+    complexity_row,
+    count_flops,
+    count_parameters,
+    format_table,
+    models_table,
+    torchreid_complexity,
+)
 from partreid_core.models.registry import MODELS
 from partreid_core.registry import Entry
 

@@ -9,14 +9,25 @@ import torch.nn.functional as F
 from partreid_core.config import ConfigError
 from partreid_core.data.types import PART_CLASSES, Batch
 from partreid_core.losses import TripletLoss
-from partreid_core.losses.alignment import (FeatureAlignmentLoss, batch_wise_alignment, class_wise_alignment,
-                                            sample_wise_alignment)
+from partreid_core.losses.alignment import (
+    FeatureAlignmentLoss,
+    batch_wise_alignment,
+    class_wise_alignment,
+    sample_wise_alignment,
+)
 from partreid_core.models import build_model
-from partreid_core.models.mpn import (MPN, MPN_VARIANTS, ChannelAttention, MPNConfig,
-                                      PartBranch, mpn_variant)
-from partreid_core.models.mpn_priors import (PartPrior, degrade_prior, part_maps, prior_from_keypoints,
-                                             prior_from_masks, strip_rows, uniform_prior)
 from partreid_core.models.backbones import undo_zero_init
+from partreid_core.models.mpn import MPN, MPN_VARIANTS, ChannelAttention, MPNConfig, PartBranch, mpn_variant
+from partreid_core.models.mpn_priors import (
+    PartPrior,
+    degrade_prior,
+    part_maps,
+    prior_from_keypoints,
+    prior_from_masks,
+    strip_rows,
+    uniform_prior,
+)
+
 from model_checks import params_without_gradient
 
 H, W = 128, 64
@@ -116,7 +127,7 @@ def test_prior_noise_zero_is_exact_and_positive_moves_boundaries():
     p = _band_prior(200)
     same = degrade_prior(p, 0.0)
     assert all(torch.equal(a, b) for a, b in zip((same.mask, same.top, same.bot, same.valid),
-                                                  (p.mask, p.top, p.bot, p.valid)))
+                                                  (p.mask, p.top, p.bot, p.valid), strict=True))
     g = torch.Generator().manual_seed(0)
     q = degrade_prior(p, 0.5, generator=g)  # r = round(0.5 · 24/6) = 2 rows, failure rate 25 %
     kept = q.valid
@@ -161,7 +172,7 @@ def test_part_maps_crop_resize_matches_pseudocode():
 
 def test_part_maps_uniform_division():
     f12 = torch.randn(2, 3, 12, 4)
-    for got, ref in zip(part_maps(f12, None, 6, use_mask=False, use_roi=False), torch.chunk(f12, 6, 2)):
+    for got, ref in zip(part_maps(f12, None, 6, use_mask=False, use_roi=False), torch.chunk(f12, 6, 2), strict=True):
         assert torch.equal(got, ref)  # K divides h: plain strips
     f8 = torch.randn(2, 3, 8, 4)
     got = torch.cat(part_maps(f8, None, 6, use_mask=False, use_roi=False), 2)
@@ -203,7 +214,8 @@ def test_triplet_is_twice_the_cosine_batch_hard_with_margin_0_2():
     hinge = F.relu(dm.masked_fill(~same, -1).max(1).values - dm.masked_fill(same, 2).min(1).values + 0.2)
     spec = hinge.sum() / (hinge > 0).sum().clamp(min=1)  # spec §3 triplet_bh, averaged over violators
     assert spec > 0
-    assert torch.allclose(TripletLoss(0.4, normalize=True, squared=True, average="violating")(h, y), 2 * spec, atol=1e-5)
+    loss = TripletLoss(0.4, normalize=True, squared=True, average="violating")(h, y)
+    assert torch.allclose(loss, 2 * spec, atol=1e-5)
 
 
 # --- model ----------------------------------------------------------------------------------------------

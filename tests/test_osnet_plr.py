@@ -5,12 +5,11 @@ import torch.nn.functional as F
 
 from partreid_core.config import ConfigError
 from partreid_core.data.types import Batch
-from partreid_core.losses import TripletLoss
+from partreid_core.losses import CenterLoss, TripletLoss
 from partreid_core.models import build_model
 from partreid_core.models.backbones import BACKBONES, BackboneConfig, build_backbone, split_blocks
 from partreid_core.models.backbones.osnet import OSNet
 from partreid_core.models.complexity import count_flops, count_parameters, module_table, torchreid_complexity
-from partreid_core.losses import CenterLoss
 from partreid_core.models.plr_osnet import ChannelAttention, SpatialAttention
 
 TINY = {"backbone": {"name": "osnet_x0_25"}}
@@ -357,5 +356,5 @@ def test_plr_is_an_osnet_split_with_duplicated_tails():
     m = build_model("plr_osnet", NUM_CLASSES, TINY)
     assert isinstance(build_backbone(BackboneConfig(name="osnet_x0_25")), OSNet)
     # both tails start equal (same init / same pretrained weights) but are separate tensors
-    for (n1, p1), (_, p2) in zip(m.local_conv4.named_parameters(), m.global_conv4.named_parameters()):
+    for (n1, p1), (_, p2) in zip(m.local_conv4.named_parameters(), m.global_conv4.named_parameters(), strict=True):
         assert torch.equal(p1, p2) and p1.data_ptr() != p2.data_ptr(), n1

@@ -7,10 +7,16 @@ import torch.nn.functional as F
 
 from partreid_core.data.types import Batch
 from partreid_core.losses.segmentation import (
-    class_balanced_cross_entropy, degrade_part_labels, num_part_classes, remap_part_labels, resize_labels)
+    class_balanced_cross_entropy,
+    degrade_part_labels,
+    num_part_classes,
+    remap_part_labels,
+    resize_labels,
+)
 from partreid_core.models import build_model, list_models
-from partreid_core.models.pal import PartSegmentationHead
 from partreid_core.models.backbones import undo_zero_init
+from partreid_core.models.pal import PartSegmentationHead
+
 from model_checks import params_without_gradient
 
 H, W = 128, 64  # Conv5 8 x 4 at output stride 16
@@ -91,7 +97,8 @@ def test_ps_head_absent_from_eval_graph_and_eval_output_unchanged():
     assert pal.inference_modules() == {"base"} and pal.feat_dim == base.feat_dim == 1536
     calls = []
     pal.ps_head.register_forward_hook(lambda *a: calls.append(1))
-    base.eval(); pal.eval()
+    base.eval()
+    pal.eval()
     x = torch.randn(3, 3, H, W)
     with torch.no_grad():
         y_base, y_pal = base(x), pal(x)
@@ -104,7 +111,8 @@ def test_lambda_zero_is_the_base_model_and_lambda_scales_the_term():
     base = build_model("globalpool", 4, {**NARROW, "loss": {"triplet_weight": 1.0}})
     torch.manual_seed(2)
     pal0 = build("globalpool_ps", {"weight": 0.0}, {"loss": {"triplet_weight": 1.0}})
-    base.train(); pal0.train()
+    base.train()
+    pal0.train()
     torch.manual_seed(3)
     lb = base.compute_losses(base(b.images), b)
     torch.manual_seed(3)
@@ -245,6 +253,7 @@ def test_wrapper_accepts_base_keys_at_top_level():
     merged = model_config("pcb_ps", {"backbone": {"width": 0.5}, "base": {"backbone": {"last_stride": 2}}})
     assert merged.base.backbone.width == 0.5 and merged.base.backbone.last_stride == 2
     import pytest
+
     from partreid_core.config import ConfigError
     with pytest.raises(ConfigError, match="nonsense"):
         model_config("pcb_ps", {"nonsense": 1})

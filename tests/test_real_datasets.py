@@ -15,8 +15,17 @@ from partreid_core.data.images import CorruptImageError, DataWarning
 from partreid_core.data.paths import DatasetNotFoundError
 from partreid_core.data.real import DatasetLayoutError
 
-from real_fixtures import (CUHK03_NP, DISK_HW, DUKE, MARKET, colour_of, make_cuhk03_release, make_market_like,
-                           make_msmt17, write_image)
+from real_fixtures import (
+    CUHK03_NP,
+    DISK_HW,
+    DUKE,
+    MARKET,
+    colour_of,
+    make_cuhk03_release,
+    make_market_like,
+    make_msmt17,
+    write_image,
+)
 
 SIZE = (16, 8)
 

@@ -6,12 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_engine import TEST_DATA, TEST_MODEL  # noqa: F401  (registers the stand-ins)
 
+from partreid_core.config import ConfigError
 from partreid_core.experiments import records
 from partreid_core.experiments.sweep import load_sweep, plan, run_sweep
-from partreid_core.config import ConfigError
-
-from test_engine import TEST_DATA, TEST_MODEL  # noqa: F401  (registers the stand-ins)
 
 
 def _sweep_file(tmp_path, seeds=(0, 1)):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_engine import TEST_DATA, TEST_MODEL, tiny_config  # noqa: F401  (registers the stand-ins)
 
 from partreid_core.config import ConfigError, from_dict
 from partreid_core.engine import trainer
@@ -28,8 +29,6 @@ from partreid_core.engine.trainer import CheckpointError, checkpoint_path, train
 from partreid_core.experiments import records
 from partreid_core.experiments.config import ExperimentConfig, TrainConfig, parse_set, resolve_config
 from partreid_core.experiments.sweep import load_sweep, plan, run_sweep
-
-from test_engine import TEST_DATA, TEST_MODEL, tiny_config  # noqa: F401  (registers the stand-ins)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -438,9 +437,9 @@ def test_train_help_lists_the_recipes_and_every_option_has_help(capsys):
 
 
 def test_data_stats_prints_a_real_datasets_table_once(tmp_path, capsys):
-    from real_fixtures import MARKET, make_market_like
-
     from partreid_core.cli import main
+
+    from real_fixtures import MARKET, make_market_like
 
     make_market_like(tmp_path / "Market-1501-v15.09.15", MARKET)
     assert main(["data", "stats", "market1501", "--root", str(tmp_path)]) == 0

@@ -3,13 +3,13 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from partreid_core.config import ConfigError
 from partreid_core.data.types import Batch
 from partreid_core.models import build_model, model_config
 from partreid_core.models.backbones import undo_zero_init
 from partreid_core.models.rmgl import abp_boundaries, abp_pool, pool_rows, receptive_shards
+
 from model_checks import params_without_gradient
 
 NARROW = {"backbone": {"width": 0.25}}
@@ -227,7 +227,8 @@ def test_abp_changes_only_original_stripes_at_test():
     abp = undo_zero_init(_build(test_stripes="abp"))
     uni = _build(test_stripes="uniform")
     uni.load_state_dict(abp.state_dict())
-    abp.eval(); uni.eval()
+    abp.eval()
+    uni.eval()
     x = torch.randn(4, 3, 128, 64)
     x[:, :, :40] = 0  # content pushed down: maxima are no longer spread evenly
     with torch.no_grad():
@@ -238,7 +239,8 @@ def test_abp_changes_only_original_stripes_at_test():
     assert torch.allclose(ea[:, others], eu[:, others], atol=1e-6)
     assert not torch.allclose(ea[:, orig_stripes], eu[:, orig_stripes], atol=1e-3)
     # training uses uniform stripes unless abp_train is set (A14 i)
-    abp.train(); uni.train()
+    abp.train()
+    uni.train()
     torch.manual_seed(0)
     a = abp(x).embedding
     torch.manual_seed(0)

@@ -114,7 +114,7 @@ def _check_keypoints_on_parts(st):
     x, y = kp[n, k, 0].floor().long(), kp[n, k, 1].floor().long()
     assert ((x >= 0) & (x < W) & (y >= 0) & (y < H)).all()
     labels = st.masks[n, y, x]
-    for lab, kk in zip(labels.tolist(), k.tolist()):
+    for lab, kk in zip(labels.tolist(), k.tolist(), strict=True):
         assert lab in KEYPOINT_PARTS[kk], (kk, lab)
 
 
@@ -172,8 +172,9 @@ def test_occlusion_hides_the_body_monotonically():
 
 def test_truncation_cuts_parts_and_domain_changes_style():
     idx = list(range(16))
-    full = build_synth("synth-tiny", cache=False, misalignment=0.0, occlusion=0.0, truncation=0.0).render("train", idx, SIZE)
-    cut = build_synth("synth-tiny", cache=False, misalignment=0.0, occlusion=0.0, truncation=1.0).render("train", idx, SIZE)
+    knobs = {"cache": False, "misalignment": 0.0, "occlusion": 0.0}
+    full = build_synth("synth-tiny", truncation=0.0, **knobs).render("train", idx, SIZE)
+    cut = build_synth("synth-tiny", truncation=1.0, **knobs).render("train", idx, SIZE)
     assert (cut.meta["truncated"] > 0).all() and (cut.meta["cut_frac"] >= 0.2).all()
     heads = lambda st: (st.masks == 1).flatten(1).any(1)  # noqa: E731
     feet = lambda st: (st.masks == 7).flatten(1).any(1)  # noqa: E731

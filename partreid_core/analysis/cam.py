@@ -5,7 +5,7 @@ and PLR-F4 (global vs local branch). Part statistics are scored against exact ma
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

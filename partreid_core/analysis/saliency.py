@@ -1,7 +1,7 @@
 """Input-gradient saliency: which input rows does a feature depend on? (RMGL-X1)"""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

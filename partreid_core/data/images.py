@@ -12,17 +12,17 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .types import IGNORE_INDEX  # noqa: F401  (re-exported for the loaders)
+
 #: Bumped when the decoded representation changes, so stale caches are not reused.
 CACHE_VERSION = 1
-#: Label value for "no part label here" (pixels of images without a mask file).
-from .types import IGNORE_INDEX  # noqa: F401  (re-exported for the loaders)
 
 
 class CorruptImageError(ValueError):

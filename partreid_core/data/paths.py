@@ -8,8 +8,8 @@ decoded uint8 arrays so that a split is decoded from JPEG only once per size.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 DATA_ENV = "PARTREID_DATA"
 CACHE_ENV = "PARTREID_CACHE"

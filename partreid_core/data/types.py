@@ -100,18 +100,18 @@ class SplitTensors:
     def size(self) -> tuple[int, int]:
         return tuple(self.images.shape[2:])  # type: ignore[return-value]
 
-    def to(self, device: torch.device | str) -> "SplitTensors":
+    def to(self, device: torch.device | str) -> SplitTensors:
         mv = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return SplitTensors(mv(self.images), mv(self.pids), mv(self.camids), mv(self.masks),
                             mv(self.keypoints), {k: mv(v) for k, v in self.meta.items()})
 
-    def subset(self, idx: torch.Tensor) -> "SplitTensors":
+    def subset(self, idx: torch.Tensor) -> SplitTensors:
         sel = lambda t: None if t is None else t[idx]  # noqa: E731
         return SplitTensors(sel(self.images), sel(self.pids), sel(self.camids), sel(self.masks),
                             sel(self.keypoints), {k: sel(v) for k, v in self.meta.items()})
 
 
-def eval_splits(dataset: "ReidDataset", split: str) -> tuple[Split, Split]:
+def eval_splits(dataset: ReidDataset, split: str) -> tuple[Split, Split]:
     """The (query, gallery) split names that ``eval.split`` = ``split`` (``test`` or ``val``) evaluates on ``dataset``.
 
     Raises:

@@ -206,7 +206,7 @@ def compare_runs(a: str | Path, b: str | Path, loss_rtol: float = 1e-3, map_atol
     ha, hb = load_history(a), load_history(b)
     if len(ha) != len(hb):
         raise ValueError(f"{a} has {len(ha)} epochs, {b} has {len(hb)}")
-    loss_rel = [abs(x - y) / max(abs(x), 1e-12) for x, y in zip(ha["loss"], hb["loss"])]
+    loss_rel = [abs(x - y) / max(abs(x), 1e-12) for x, y in zip(ha["loss"], hb["loss"], strict=True)]
     rank1_tol = 100.0 / max(ma["num_valid_queries"], 1) + 1e-6
     out = {"a": str(a), "b": str(b), "loss_a": list(ha["loss"]), "loss_b": list(hb["loss"]),
            "loss_rel_diff": loss_rel, "rank1_diff": abs(ma["rank1"] - mb["rank1"]),
@@ -231,7 +231,8 @@ def _summary_row(root: Path, step: dict[str, Any]) -> dict[str, Any]:
         r = json.loads(rec.read_text())["result"]
         model = step["step"].removeprefix("bench-train-")
         target = GPU_TRAIN_TARGETS.get(model)
-        row["result"] = (f"ours {r['ours_images_per_s']:.0f} img/s ({'fp32' if r['ours_amp'] == 'None' else r['ours_amp'].removeprefix('torch.')}), conventional "
+        amp = "fp32" if r["ours_amp"] == "None" else r["ours_amp"].removeprefix("torch.")
+        row["result"] = (f"ours {r['ours_images_per_s']:.0f} img/s ({amp}), conventional "
                          f"{r['conventional_images_per_s']:.0f} img/s, {r['speedup']:.1f}x")
         if target:
             row["target"] = f">= {target:.0f} img/s and >= {GPU_SPEEDUP_TARGET:.0f}x"

@@ -24,7 +24,8 @@ from ..experiments.config import PROFILES
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", help="recipe name (partreid_core/experiments/recipes/<profile>/) or a YAML path")
     p.add_argument("--profile", default="cpu", choices=PROFILES,
-                   help="smoke (seconds, tests), cpu (minutes on 2 cores, from scratch), cpu-ft (the same, fine-tuning a SynthReID-P trunk) or gpu (paper scale); default: cpu")
+                   help="smoke (seconds, tests), cpu (minutes on 2 cores, from scratch), cpu-ft (the same, "
+                        "fine-tuning a SynthReID-P trunk) or gpu (paper scale); default: cpu")
     p.add_argument("--dataset", help="dataset name (overrides data.dataset)")
     p.add_argument("--model", help="model name (overrides the recipe's model)")
     p.add_argument("--seed", type=int, help="the run's seed (default: the config's, 0)")
@@ -53,9 +54,9 @@ def _config(args):
 
 
 def _train(args) -> int:
-    from .trainer import train
-
     import torch.distributed as dist
+
+    from .trainer import train
 
     cfg = _config(args)
     res = train(cfg, out=args.out, resume=args.resume, device=args.device, restart=args.restart)
@@ -153,10 +154,9 @@ def _robustness(args) -> int:
 
 
 def _ranklist(args) -> int:
-    from ..experiments.ranklists import compare_checkpoints
-
     from ..config import ConfigError
     from ..experiments.config import parse_set
+    from ..experiments.ranklists import compare_checkpoints
 
     try:  # the same KEY=VALUE parser as --set: YAML scalars, so 0.9 is a float, 5 an int and B a name
         knobs = parse_set(args.test_knob)
@@ -309,7 +309,8 @@ def register(sub, group) -> None:
     p.add_argument("--steps", type=int, default=10, help="timed training steps (default: 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default: 2)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the conventional pipeline")
-    p.add_argument("--out", help="also write a benchmark record (JSON) here, e.g. results/bench/train-cpu-globalpool.json")
+    p.add_argument("--out",
+                   help="also write a benchmark record (JSON) here, e.g. results/bench/train-cpu-globalpool.json")
     p.set_defaults(func=_bench_train)
 
     p = bench.add_parser("models", help="training and inference images/s of several recipes' models, same conditions")

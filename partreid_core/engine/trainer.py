@@ -95,7 +95,7 @@ def amp_dtype_for(mode: str, device: torch.device) -> torch.dtype | None:
     if mode == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     if mode == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
-        warnings.warn("train.amp=bf16 asked for, but this CPU has no native bf16: training in fp32")
+        warnings.warn("train.amp=bf16 asked for, but this CPU has no native bf16: training in fp32", stacklevel=2)
         return None
     return torch.bfloat16 if mode == "bf16" else torch.float16
 
@@ -446,7 +446,7 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
                 share = len(idx) // world
                 idx = idx[rank * share:(rank + 1) * share]
             batch = make_batch(train_split, labels, idx, cfg.data, gens["augment"], cfg.train.channels_last)
-            for terms, opt in zip(phases, optimizers):
+            for terms, opt in zip(phases, optimizers, strict=True):
                 with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                     output = fwd(batch.images, masks=batch.masks, keypoints=batch.keypoints)
                 losses = _select(core.compute_losses(output, batch), terms, phases)
@@ -454,10 +454,10 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
                     raise ValueError(f"no loss terms selected for phase {terms}")
                 vals = torch.stack([v.detach().float() for v in losses.values()])
                 if not bool(torch.isfinite(vals).all()):
-                    bad = [k for k, v in zip(losses, vals.tolist()) if not np.isfinite(v)]
+                    bad = [k for k, v in zip(losses, vals.tolist(), strict=True) if not np.isfinite(v)]
                     raise NonFiniteLossError(
                         f"non-finite loss at epoch {epoch + 1}, step {step + 1}: term {bad[0]!r} = "
-                        f"{losses[bad[0]].item()} (all terms: {dict(zip(losses, vals.tolist()))})")
+                        f"{losses[bad[0]].item()} (all terms: {dict(zip(losses, vals.tolist(), strict=True))})")
                 total = sum(losses.values())
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
@@ -493,7 +493,7 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
         if world > 1:  # average the epoch means over ranks so the record describes the whole batch
             t = torch.tensor(list(means.values()), device=device, dtype=torch.float64)
             dist.all_reduce(t)
-            means = dict(zip(means, (t / world).tolist()))
+            means = dict(zip(means, (t / world).tolist(), strict=True))
         row["loss"] = sum(means.values())
         row.update({f"loss/{k}": v for k, v in means.items()})
         row["lr"] = optimizers[0].param_groups[0]["lr"]

@@ -179,7 +179,7 @@ def run_bench(scale: str = "market", queries: int | None = None, gallery: int | 
                              timings=t_ref)
     t_ref["total"], t_ref["cpu"] = time.perf_counter() - t0, time.process_time() - c0
     mine = ours if nr == spec["nq"] else evaluate(qf[:nr], gf, p.q_pids[:nr], p.g_pids, p.q_camids[:nr], p.g_camids)
-    diffs = {k: abs(a - b) for (k, a), b in zip(mine.to_dict().items(), ref.to_dict().values())}
+    diffs = {k: abs(a - b) for (k, a), b in zip(mine.to_dict().items(), ref.to_dict().values(), strict=True)}
     agree = max(diffs.values()) < 1e-3 and float(np.abs(mine.cmc - ref.cmc).max()) < 1e-5
     nq = spec["nq"]
     ratios = {k: (t_ref[k] / nr) / max(t_ours[k] / nq, 1e-12) for k in ("distance", "ranking", "total")}
@@ -210,7 +210,8 @@ def run_bench(scale: str = "market", queries: int | None = None, gallery: int | 
         t_rr["evaluate"] = t_rr["total"] - t_rr["rerank"]
         del dist
         extra.update(t_rerank=t_rr, rerank=rr.to_dict())
-        out(f"k-reciprocal re-ranking + evaluation on {device}: {t_rr['total']:.2f} s (re-ranking {t_rr['rerank']:.2f} s)"
+        out(f"k-reciprocal re-ranking + evaluation on {device}: {t_rr['total']:.2f} s "
+            f"(re-ranking {t_rr['rerank']:.2f} s)"
             f"; mAP {ours.to_dict()['mAP']:.2f} -> {rr.to_dict()['mAP']:.2f}")
     if device.startswith("cuda"):
         extra["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20

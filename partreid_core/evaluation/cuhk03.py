@@ -9,7 +9,6 @@ Junk (pid -1) is dropped; a pid-0 distractor group counts as one more identity. 
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .distance import _check, distance_chunk, prepare_gallery

@@ -11,9 +11,9 @@ SynthReID knob grows and writes one record per (knob, method, seed)::
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from . import records
 

@@ -22,9 +22,10 @@ import argparse
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import records
 from .config import ExperimentConfig, config_from_dict, config_to_dict
@@ -161,7 +162,7 @@ def submit_points(todo: list[tuple[dict[str, Any], str, ExperimentConfig]], out:
         jobs = [ex.submit(run_point, config_to_dict(cfg), str(out), name, dict(train_kwargs or {}))
                 for _, name, cfg in todo]
     status = []
-    for (row, _, _), job in zip(todo, jobs):
+    for (row, _, _), job in zip(todo, jobs, strict=True):
         if not launcher.wait:
             status.append({**row, "status": f"submitted: {job.job_id}"})
             continue
@@ -191,8 +192,10 @@ def add_cli_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--slurm-gpus-per-node", type=int, default=1, help="GPUs per job (default: 1)")
     p.add_argument("--slurm-cpus-per-task", type=int, default=8, help="CPU cores per job (default: 8)")
     p.add_argument("--slurm-mem-gb", type=float, help="memory per job in GB (default: the cluster's)")
-    p.add_argument("--slurm-timeout-min", type=int, default=24 * 60, help="wall-clock limit per job, minutes (default: 1440)")
-    p.add_argument("--slurm-array-parallelism", type=int, default=64, help="jobs of the array running at once (default: 64)")
+    p.add_argument("--slurm-timeout-min", type=int, default=24 * 60,
+                   help="wall-clock limit per job, minutes (default: 1440)")
+    p.add_argument("--slurm-array-parallelism", type=int, default=64,
+                   help="jobs of the array running at once (default: 64)")
     p.add_argument("--no-wait", action="store_true", help="submit and return (job ids), do not wait for the jobs")
 
 

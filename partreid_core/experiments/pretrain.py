@@ -40,8 +40,17 @@ from ..data import build_dataset
 from ..data.types import SplitTensors, relabel
 from ..engine.optim import apply_lr, build_optimizer, lr_factor
 from ..engine.pipeline import build_sampler, make_batch
-from ..engine.trainer import (_atomic_save, _rng_state, _set_rng_state, amp_dtype_for, checkpoint_path,
-                              device_name, epoch_batches, resolve_device, seed_everything)
+from ..engine.trainer import (
+    _atomic_save,
+    _rng_state,
+    _set_rng_state,
+    amp_dtype_for,
+    checkpoint_path,
+    device_name,
+    epoch_batches,
+    resolve_device,
+    seed_everything,
+)
 from ..models import build_model
 from ..models.backbones import trunk_path
 from ..models.backbones.synth_trunks import file_sha256, pretrain_command, trunk_name
@@ -241,7 +250,8 @@ def pretrain(cfg: PretrainConfig, out: str | Path = "results", resume: bool = Fa
             loss_sum += loss.detach().float()
             n_images += len(idx)
             if step % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", img_s=f"{n_images / max(1e-9, time.time() - t0):.0f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}",
+                                img_s=f"{n_images / max(1e-9, time.time() - t0):.0f}")
         dt = time.time() - t0
         row = {"epoch": epoch + 1, "loss": float(loss_sum) / max(1, len(batches)),
                "lr": optimizer.param_groups[0]["lr"], "images_per_s": n_images / max(dt, 1e-9), "time_s": dt,

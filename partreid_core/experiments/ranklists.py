@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import records
 from ..config import merge
+from . import records
 from .config import config_to_dict
 from .robustness import load_trained
 
@@ -70,12 +70,12 @@ def compare_checkpoints(checkpoint_a: str | Path, checkpoint_b: str | Path, out:
     chosen = choose_cases(aps[0], aps[1], cases)
     arrays["cases"] = chosen.astype(np.int64)
     arrays["query_images"] = _thumbnails(query.images[torch.as_tensor(chosen)], thumbnail_scale)
-    for name, (idx, match) in zip("ab", lists):
+    for name, (idx, match) in zip("ab", lists, strict=True):
         arrays[f"top_{name}"], arrays[f"match_{name}"] = idx[chosen], match[chosen]
         shown = np.where(idx[chosen] < 0, 0, idx[chosen])
-        arrays[f"gallery_images_{name}"] = _thumbnails(gallery.images[torch.as_tensor(shown.reshape(-1))],
-                                                       thumbnail_scale).reshape(*shown.shape, 3, -1,
-                                                                                query.images.shape[-1] // thumbnail_scale)
+        thumbs = _thumbnails(gallery.images[torch.as_tensor(shown.reshape(-1))], thumbnail_scale)
+        thumb_w = query.images.shape[-1] // thumbnail_scale
+        arrays[f"gallery_images_{name}"] = thumbs.reshape(*shown.shape, 3, -1, thumb_w)
     path = Path(out)
     meta = {"checkpoint_a": str(checkpoint_a), "checkpoint_b": str(checkpoint_b), "run_a": cfg_a.run_name,
             "run_b": cfg_b.run_name, "config_b": config_to_dict(cfg_b), "k": k, "cases": cases,

@@ -7,8 +7,8 @@ each level shows the *same* query and gallery people, only harder: the curve iso
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 import torch

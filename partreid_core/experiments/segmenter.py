@@ -28,15 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import records
 from ..config import to_dict
 from ..data import build_dataset
 from ..data.augment import StyleConfig
 from ..data.synth.scene import DOMAINS
-from ..data.types import PART_CLASSES, SplitTensors
 from ..data.transforms import normalize
+from ..data.types import PART_CLASSES, SplitTensors
 from ..losses.segmentation import PartSegmentationLoss
 from ..models.segmenter import PartSegmenter, SegmenterConfig, save_segmenter
+from . import records
 from .config import DataConfig
 
 EXPERIMENT = "pal-segmenter"
@@ -66,7 +66,8 @@ class SegmenterTrainConfig:
 
     def __post_init__(self) -> None:
         if not self.dataset.startswith("synth"):
-            raise ValueError(f"a segmenter trains on a SynthReID preset (two domains, exact masks), got {self.dataset!r}")
+            raise ValueError("a segmenter trains on a SynthReID preset (two domains, exact masks), "
+                             f"got {self.dataset!r}")
         if self.domain not in DOMAINS:
             raise ValueError(f"segmenter domain must be one of {DOMAINS}, got {self.domain!r}")
 
@@ -131,7 +132,8 @@ def train_segmenter(cfg: SegmenterTrainConfig, out: str | Path = "results", chec
             x, m, _ = augment(images[idx], masks[idx], None, aug_cfg, gen)
             loss = loss_fn(model(x), m.long())
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"segmenter loss is {loss.item()} at epoch {epoch}, step {i // cfg.batch_size}")
+                raise FloatingPointError(f"segmenter loss is {loss.item()} at epoch {epoch}, "
+                                         f"step {i // cfg.batch_size}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -151,7 +153,7 @@ def train_segmenter(cfg: SegmenterTrainConfig, out: str | Path = "results", chec
     for d, split in scored.items():
         s, pred = score_split(model, split)
         metrics[f"pixel_accuracy_{d}"], metrics[f"miou_{d}"] = s["pixel_accuracy"], s["miou"]
-        metrics.update({f"iou_{d}_{c}": v for c, v in zip(PART_CLASSES, s["iou"])})
+        metrics.update({f"iou_{d}_{c}": v for c, v in zip(PART_CLASSES, s["iou"], strict=True)})
         if d != cfg.domain:  # examples of the images the segmenter will label
             arrays[f"images_{d}"] = split.images[:EXAMPLES].numpy()
             arrays[f"masks_{d}"] = split.masks[:EXAMPLES].numpy()

@@ -16,7 +16,7 @@ triplet loss takes ``h + g`` instead of ``h`` (see ``MPNConfig.alignment = "samp
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

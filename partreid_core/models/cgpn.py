@@ -210,7 +210,7 @@ class CGPN(ReidModel):
         cfg = self.cfg
         x = self.trunk(images)
         raw_g, raw_l, heads, targets, maps = [], [], [], [], []
-        for i, (n, branch) in enumerate(zip(self.stripes, self.branches)):
+        for i, (n, branch) in enumerate(zip(self.stripes, self.branches, strict=True)):
             t = branch(x)
             maps.append(t)
             if cfg.global_part == "plain":
@@ -225,12 +225,12 @@ class CGPN(ReidModel):
                 b = stripe_bounds(t.shape[2], n)
                 raw_l += [rows_gmp(t, b[s], b[e]) for s, e in self.windows[i]]
         raw = raw_g + raw_l
-        feats = [red(f) for red, f in zip(self.reductions, raw)]
+        feats = [red(f) for red, f in zip(self.reductions, raw, strict=True)]
         embedding = torch.cat(feats, 1)
         if not self.training:
             return embedding
         cls_in = [raw[i] if (i < self.n_global and cfg.global_ce_on == "raw") else f for i, f in enumerate(feats)]
-        logits = [cls(f) for cls, f in zip(self.classifiers, cls_in)]
+        logits = [cls(f) for cls, f in zip(self.classifiers, cls_in, strict=True)]
         g_feats, l_feats = feats[: self.n_global], feats[self.n_global:]
         triplet = g_feats + (l_feats if (cfg.local_triplet or not g_feats) else [])
         aux: dict = {"feature_maps": maps}

@@ -121,9 +121,9 @@ def _measure(model: nn.Module, input_size: tuple[int, int], params: bool, flops:
                     f"{type(model).__name__}: the eval output is not connected to any parameter by autograd "
                     f"(torch.no_grad() or .detach() inside forward?), so the parameters it uses cannot be found")
             grads = torch.autograd.grad(out.float().sum(), plist, allow_unused=True) if plist else []
-            result["params"] = sum(p.numel() for p, g in zip(plist, grads) if g is not None)
+            result["params"] = sum(p.numel() for p, g in zip(plist, grads, strict=True) if g is not None)
     finally:
-        for p, r in zip(plist, saved):
+        for p, r in zip(plist, saved, strict=True):
             p.requires_grad_(r)
         model.train(was_training)
     return result
@@ -217,11 +217,11 @@ def module_table(model: nn.Module, input_size: tuple[int, int] = (256, 128)) -> 
             p.requires_grad_(True)
         out = _eval_output(model, _eval_input(model, input_size))
         grads = torch.autograd.grad(out.float().sum(), plist, allow_unused=True) if out.requires_grad else []
-        used = {id(p) for p, g in zip(plist, grads) if g is not None}
+        used = {id(p) for p, g in zip(plist, grads, strict=True) if g is not None}
     finally:
         for h in handles:
             h.remove()
-        for p, r in zip(plist, saved):
+        for p, r in zip(plist, saved, strict=True):
             p.requires_grad_(r)
         model.train(was_training)
     seen: set[int] = set()

@@ -181,19 +181,21 @@ class MGN(ReidModel):
                 keypoints: torch.Tensor | None = None) -> ModelOutput | torch.Tensor:
         maps = self.branch_maps(images)
         pooled = [self.pool(m) for m in maps]                                   # K x (N, C)
-        g_feats = [r(z) for r, z in zip(self.global_reductions, pooled)]        # K x (N, d)
+        g_feats = [r(z) for r, z in zip(self.global_reductions, pooled, strict=True)]        # K x (N, d)
         if self.global_fcs is not None:
-            g_feats = [fc(f) for fc, f in zip(self.global_fcs, g_feats)]
-        stripes = [horizontal_stripes(m, s, self.cfg.pool) for m, s in zip(maps, self.cfg.stripes) if s > 1]
+            g_feats = [fc(f) for fc, f in zip(self.global_fcs, g_feats, strict=True)]
+        stripes = [horizontal_stripes(m, s, self.cfg.pool)
+                   for m, s in zip(maps, self.cfg.stripes, strict=True) if s > 1]
         parts = torch.cat(stripes, 1) if stripes else maps[0].new_zeros(maps[0].shape[0], 0, maps[0].shape[1])
         p_feats = [r(parts[:, i]) for i, r in enumerate(self.part_reductions)]  # P x (N, d)
         desc = torch.cat(g_feats + p_feats, 1)
         if not self.training:
             return desc
-        g_id = ([e(z) for e, z in zip(self.global_embeddings, pooled)] if self.global_embeddings is not None
+        g_id = ([e(z) for e, z in zip(self.global_embeddings, pooled, strict=True)]
+                if self.global_embeddings is not None
                 else g_feats)
-        logits = ([cls(f) for cls, f in zip(self.global_classifiers, g_id)]
-                  + [cls(f) for cls, f in zip(self.part_classifiers, p_feats)])
+        logits = ([cls(f) for cls, f in zip(self.global_classifiers, g_id, strict=True)]
+                  + [cls(f) for cls, f in zip(self.part_classifiers, p_feats, strict=True)])
         aux = {"feature_map": maps[0], "feature_maps": maps, "part_features": parts}
         if p_feats:
             aux["part_embeddings"] = torch.stack(p_feats, 1)

@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError, merge
@@ -268,7 +267,7 @@ class PartBranch(nn.Module):
 class PartTaskLogits(nn.Module):
     """images (N, 3, H, W) -> (N, num_classes): logits of one part task, for Grad-CAM wrappers."""
 
-    def __init__(self, model: "MPN", part: int):
+    def __init__(self, model: MPN, part: int):
         super().__init__()
         self.model = model
         self.part = part
@@ -380,13 +379,13 @@ class MPN(ReidModel):
         f = z = None
         if self.uses_mt:
             f = self._mt_features(fmap)
-            logits += [c(x) for c, x in zip(self.mt_classifiers, f)]
+            logits += [c(x) for c, x in zip(self.mt_classifiers, f, strict=True)]
         if self.uses_at:
             prior = self.build_prior(tuple(fmap.shape[-2:]), tuple(images.shape[-2:]), n, fmap.device, masks, keypoints)
             strips = part_maps(fmap, prior, cfg.num_parts, use_mask=cfg.prior == "mask_roi",
                                use_roi=cfg.prior in ("roi", "mask_roi"))
             z = [self._at_feature(k, s) for k, s in enumerate(strips)]
-            logits += [c(x) for c, x in zip(self.at_classifiers, z)]
+            logits += [c(x) for c, x in zip(self.at_classifiers, z, strict=True)]
             aux.update(prior_mask=prior.mask, prior_top=prior.top, prior_bot=prior.bot, prior_valid=prior.valid)
             aux["at_part_features"] = torch.stack(z, 1)
         parts = torch.stack(f if f is not None else z, 1)  # type: ignore[arg-type]
@@ -403,7 +402,7 @@ class MPN(ReidModel):
         """Σ_k ‖θ^MT_k − θ^AT_k‖² over the conv weight + bias of ``cfg.soft_share`` (Fig. 9, A20)."""
         layer = self.cfg.soft_share
         total = self.branches[0].conv1[0].weight.new_zeros(())
-        for b, own in zip(self.branches, self.at_layers):  # type: ignore[arg-type]
+        for b, own in zip(self.branches, self.at_layers, strict=True):  # type: ignore[arg-type]
             mt_conv, at_conv = getattr(b, layer)[0], own[layer][0]
             total = total + (mt_conv.weight - at_conv.weight).pow(2).sum() + (mt_conv.bias - at_conv.bias).pow(2).sum()
         return total

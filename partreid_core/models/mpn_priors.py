@@ -61,7 +61,7 @@ class PartPrior:
     def size(self) -> tuple[int, int]:
         return tuple(self.mask.shape[-2:])  # type: ignore[return-value]
 
-    def clone(self) -> "PartPrior":
+    def clone(self) -> PartPrior:
         return PartPrior(self.mask.clone(), self.top.clone(), self.bot.clone(), self.valid.clone())
 
 

@@ -31,10 +31,10 @@ from torch import nn
 
 from ..config import ConfigError
 from ..data.types import Batch
+from ..losses.center import CenterLoss
 from .backbones import BackboneConfig, build_backbone
 from .base import LossConfig, ReidModel
 from .output import ModelOutput
-from ..losses.center import CenterLoss
 from .plr_osnet import _init_linear
 from .registry import register_model
 

@@ -79,7 +79,8 @@ class PartSegmentationHead(nn.Module):
         layers: list[nn.Module] = []
         c = in_channels
         for _ in range(n_conv):
-            layers += [nn.Conv2d(c, mid_channels, 3, 1, 1, bias=False), nn.BatchNorm2d(mid_channels), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(c, mid_channels, 3, 1, 1, bias=False), nn.BatchNorm2d(mid_channels),
+                       nn.ReLU(inplace=True)]
             c = mid_channels
         for _ in range(n_deconv):
             layers += [nn.ConvTranspose2d(c, mid_channels, 3, stride=2, padding=1, output_padding=1, bias=False),

@@ -238,7 +238,7 @@ class PLROSNet(ReidModel):
     def _local_bn(self, g: torch.Tensor) -> torch.Tensor:
         """BN of the concatenated stripes (N, P*C); per-stripe BNs for id_loss="multiple"."""
         if isinstance(self.local_bn, nn.ModuleList):
-            return torch.cat([bn(p) for bn, p in zip(self.local_bn, g.chunk(self.num_parts, 1))], 1)
+            return torch.cat([bn(p) for bn, p in zip(self.local_bn, g.chunk(self.num_parts, 1), strict=True)], 1)
         return self.local_bn(g)
 
     def forward(self, images: torch.Tensor, masks: torch.Tensor | None = None,
@@ -256,7 +256,8 @@ class PLROSNet(ReidModel):
             blocks.append(F.normalize(g_bn, dim=1))
             if self.training:
                 if isinstance(self.local_classifier, nn.ModuleList):
-                    logits += [fc(p) for fc, p in zip(self.local_classifier, g_bn.chunk(self.num_parts, 1))]
+                    parts = g_bn.chunk(self.num_parts, 1)
+                    logits += [fc(p) for fc, p in zip(self.local_classifier, parts, strict=True)]
                 else:
                     logits.append(self.local_classifier(g_bn))
                 features.append(g)
@@ -301,7 +302,7 @@ class PLROSNet(ReidModel):
             losses["triplet"] = cfg.triplet_weight * self._reduce([self.triplet_loss(f, labels) for f in out.features])
         if self.cfg.center_weight:
             losses["center"] = self.cfg.center_weight * self._reduce(
-                [c(f, labels) for c, f in zip(centers, out.features)])
+                [c(f, labels) for c, f in zip(centers, out.features, strict=True)])
         return losses
 
     def inference_modules(self) -> set[str]:

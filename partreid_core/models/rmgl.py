@@ -352,7 +352,7 @@ class RMGL(ReidModel):
         return {"vectors": [vectors[slot] for slot in self.feature_slots], "maps": maps, "rp_maps": rp_maps}
 
     def _reduce_all(self, vectors: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [red(v) for red, v in zip(self.reductions, vectors)]
+        return [red(v) for red, v in zip(self.reductions, vectors, strict=True)]
 
     def forward(self, images: torch.Tensor, masks: torch.Tensor | None = None,
                 keypoints: torch.Tensor | None = None) -> ModelOutput | torch.Tensor:
@@ -362,13 +362,13 @@ class RMGL(ReidModel):
         embedding = torch.cat(feats, 1)
         if not self.training:
             return embedding
-        logits = [cls(f) for cls, f in zip(self.classifiers, feats)]
+        logits = [cls(f) for cls, f in zip(self.classifiers, feats, strict=True)]
         if self.cfg.triplet_on == "branch":
-            triplet = [torch.cat([f for f, (b, _, _) in zip(feats, self.feature_slots) if b == i], 1)
+            triplet = [torch.cat([f for f, (b, _, _) in zip(feats, self.feature_slots, strict=True) if b == i], 1)
                        for i in range(len(self.stripes))]
         else:
-            triplet = [f for f, (_, _, s) in zip(feats, self.feature_slots) if s == "global"]
-        local = [f for f, (_, _, s) in zip(feats, self.feature_slots) if s != "global"]
+            triplet = [f for f, (_, _, s) in zip(feats, self.feature_slots, strict=True) if s == "global"]
+        local = [f for f, (_, _, s) in zip(feats, self.feature_slots, strict=True) if s != "global"]
         aux: dict = {"feature_maps": p["maps"], "rp_feature_maps": p["rp_maps"]}
         if local:
             aux["part_features"] = torch.stack(local, 1)
@@ -391,7 +391,8 @@ class RMGL(ReidModel):
         vectors = self._pooled(images)["vectors"]
         if reduced:
             vectors = self._reduce_all(vectors)
-        sel = [v for v, (_, p, s) in zip(vectors, self.feature_slots) if s != "global" and path in (None, p)]
+        sel = [v for v, (_, p, s) in zip(vectors, self.feature_slots, strict=True)
+               if s != "global" and path in (None, p)]
         if not sel:
             raise ValueError(f"this RMGL has no {path or 'local'} stripe features (paths={self.cfg.paths!r})")
         return torch.stack(sel, 1)

@@ -26,8 +26,9 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -454,7 +455,7 @@ def claims_table(claims: Sequence[Claim], values: pd.DataFrame, paper: str | Non
     rows = [_judge_one(c, values, variant_col, seed_col_used) for c in claims]
     scored = [i for i, r in enumerate(rows) if r["kind"] in SCORED_KINDS]
     adjusted = holm([rows[i]["p"] for i in scored])
-    p_holm = {i: float(a) for i, a in zip(scored, adjusted)}
+    p_holm = {i: float(a) for i, a in zip(scored, adjusted, strict=True)}
     for i, r in enumerate(rows):
         r["p_holm"] = p_holm.get(i, math.nan)  # sanity checks: not in Holm's family, decided on raw p
         p_dec = r["p_holm"] if i in p_holm else r["p"]
@@ -533,13 +534,17 @@ def judge(claim: Claim, treatment: Sequence[float], baseline: Sequence[float], a
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     test = welch_test(a, b, alpha)
     verdict = decide(claim, test, test.p, claim_margin(claim), alpha) if len(a) and len(b) else "inconclusive"
-    mean = (lambda x: float(x.mean()) if len(x) else math.nan)
+
+    def mean(x: np.ndarray) -> float:
+        return float(x.mean()) if len(x) else math.nan
+
     return Judgement(claim, len(a), len(b), mean(a), mean(b), test.difference, test.ci_low, test.ci_high, test.p,
                      verdict)
 
 
 __all__ = ["ALPHA", "Claim", "ClaimKind", "DESIGNS", "Design", "GLOSSARY", "HYPOTHESES", "Hypothesis", "JSON_FIELDS",
            "KINDS", "MAGNITUDES", "MARGIN_FAMILIES", "MarginFamily", "SCORED_KINDS", "TestResult", "VERDICTS",
-           "VERDICT_RULE", "Verdict", "Judgement", "claim_margin", "claims_table", "decide", "exact_paired_test", "holm",
+           "VERDICT_RULE", "Verdict", "Judgement", "claim_margin", "claims_table", "decide", "exact_paired_test",
+           "holm",
            "judge", "margin_family", "minimum_detectable_effect", "paired_test", "ratio_magnitude", "sign_agreement",
            "table_records", "verdict_rule_text", "welch_test"]

@@ -1,7 +1,7 @@
 """Paper-vs-ours tables and provenance lines for the chapters."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -49,6 +49,6 @@ def provenance(records: pd.DataFrame) -> str:
     if "pretrained_trunk" in records.columns and records["pretrained_trunk"].notna().any():
         trunks = records.dropna(subset=["pretrained_trunk"])
         shas = trunks.get("pretrained_trunk_sha256", pd.Series("?", index=trunks.index)).fillna("?")
-        pairs = sorted({f"{n} (sha256 {str(h)[:12]})" for n, h in zip(trunks["pretrained_trunk"], shas)})
+        pairs = sorted({f"{n} (sha256 {str(h)[:12]})" for n, h in zip(trunks["pretrained_trunk"], shas, strict=True)})
         line += " · trunk " + ", ".join(pairs)
     return line + split

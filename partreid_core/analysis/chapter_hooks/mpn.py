@@ -26,7 +26,7 @@ masks, a dataset without a ``misalignment`` knob), so a sweep on real data still
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -110,7 +110,8 @@ def misalignment_curve(ctx: AnalysisContext, levels: Sequence[float] = MISALIGNM
         try:
             ds = build_dataset(cfg.data.dataset, **kw)
         except TypeError as e:  # a real dataset: no knob to turn
-            warnings.warn(f"mpn_misalignment: dataset {cfg.data.dataset!r} has no misalignment knob ({e}); skipped")
+            warnings.warn(f"mpn_misalignment: dataset {cfg.data.dataset!r} has no misalignment knob ({e}); skipped",
+                          stacklevel=2)
             return {}
         query, gallery = (ds.load_split(s, tuple(cfg.data.size)) for s in ("query", "gallery"))
         run_cfg = merge(cfg, {"data": {"dataset_kwargs": kw}})

@@ -105,7 +105,7 @@ def rmgl_receptive_rows(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     names = model.feature_names
     with torch.enable_grad(), stripes_mode(model, "uniform"):
         for path in ("orig", "rp"):
-            sel = [n for n, (_, p, s) in zip(names, model.feature_slots) if p == path and s != "global"]
+            sel = [n for n, (_, p, s) in zip(names, model.feature_slots, strict=True) if p == path and s != "global"]
             if sel:
                 out[f"{path}_rows"] = stripe_row_profiles(model, images, path)
                 out[f"{path}_names"] = np.asarray(sel)
@@ -235,7 +235,7 @@ def rmgl_misalignment(ctx: AnalysisContext) -> dict[str, np.ndarray]:
                 res[f"{k}_{mode}"].append(m[k])
         n = min(BOUNDARY_IMAGES, len(query))
         ks = [k for k in model.stripes if model._has_orig(k) and k > 1]
-        for k, bd in zip(ks, qb):
+        for k, bd in zip(ks, qb, strict=True):
             bounds.setdefault(k, []).append(bd[:n].numpy().astype(np.int16))
             map_h = int(bd[0, -1])
         for key in meta:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..images import (IGNORE_INDEX, ArrayCache, DataWarning, decode_images, decode_label, file_list_key,
-                      parallel_map)
+from ..images import IGNORE_INDEX, ArrayCache, DataWarning, decode_images, decode_label, file_list_key, parallel_map
 from ..paths import cache_root, data_root
 from ..types import PART_CLASSES, SPLITS, ReidDataset, Sample, Split, SplitTensors
 
@@ -189,10 +189,10 @@ class RealReidDataset(ReidDataset):
         assert self.ps_label_dir is not None
         label_paths = [self.ps_label_dir / Path(rel).with_suffix(".png") for rel in rels]
         has = np.array([p.is_file() for p in label_paths], dtype=bool)
-        missing = [str(p) for p, h in zip(label_paths, has) if not h]
+        missing = [str(p) for p, h in zip(label_paths, has, strict=True) if not h]
         warn_counted(f"{self.name}/{split}: images without a part-label PNG under {self.ps_label_dir}", missing,
                      f"their masks are {IGNORE_INDEX} (ignored; meta['has_mask'] is False)")
-        present = [p for p, h in zip(label_paths, has) if h]
+        present = [p for p, h in zip(label_paths, has, strict=True) if h]
         key = file_list_key(self.name, split, size, "masks", files=_stamped(present))
         got = cache.load(key) if cache else None
         if got is None:

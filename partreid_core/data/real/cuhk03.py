@@ -125,7 +125,7 @@ class CUHK03(MarketLayoutDataset):
             mat.close()
         raise OSError(f"{self.name}: cannot write extracted images to any of {', '.join(map(str, folders))}")
 
-    def _extract(self, mat: "ReleaseMat", out_dir: Path, names: list[str]) -> None:
+    def _extract(self, mat: ReleaseMat, out_dir: Path, names: list[str]) -> None:
         print(f"=> {self.name}: extracting {len(names)} images from {mat.path} to {out_dir}")
         for n in names:
             if (out_dir / n).is_file():

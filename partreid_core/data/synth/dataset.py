@@ -1,8 +1,8 @@
 """SynthReID datasets: presets, Market-1501-like splits, rendering, on-disk cache and registration.
 
 Protocol (as Market-1501): train and test identities are disjoint; pids start at 1 (0 = distractor).
-Every test identity is seen by >= 3 cameras (>= 2 when the preset has 2) with >= 2 images each; the query holds the first image of
-each (test pid, camera), the gallery the rest plus pid-0 distractors (each a one-off random person).
+Every test identity is seen by >= 3 cameras (>= 2 when the preset has 2) with >= 2 images each; the query holds the
+first image of each (test pid, camera), the gallery the rest plus pid-0 distractors (each a one-off random person).
 The junk rule of the evaluation (same pid and camera as the query) applies unchanged.
 
 Validation split: ``val_query`` / ``val_gallery`` follow the test protocol above with a quarter of the test
@@ -34,7 +34,7 @@ import torch
 from ..registry import DATASETS
 from ..types import SPLITS, VAL_SPLITS, ReidDataset, Sample, Split, SplitTensors
 from .raster import N_CLUTTER, N_PLAIN, render_batch
-from .scene import GENERATOR_VERSION, Camera, Knobs, rng_for, sample_camera, sample_identity, sample_image, _SPLIT, _VAL
+from .scene import _SPLIT, _VAL, GENERATOR_VERSION, Camera, Knobs, rng_for, sample_camera, sample_identity, sample_image
 
 #: per-image ``SplitTensors.meta`` entries (the knob values actually applied)
 META_KEYS = ("viewpoint", "shift_y", "shift_x", "scale", "aspect", "truncated", "cut_frac", "n_occluders",
@@ -92,7 +92,7 @@ def _spread(r: np.random.Generator, n: int, cams: np.ndarray, at_least: int) -> 
     extra = n - counts.sum()
     if extra > 0:
         counts += np.bincount(r.integers(len(cams), size=extra), minlength=len(cams))
-    return [(int(c), f) for c, k in zip(cams, counts) for f in range(int(k))]
+    return [(int(c), f) for c, k in zip(cams, counts, strict=True) for f in range(int(k))]
 
 
 def _query_gallery(r, pids: range, images: tuple[int, int], C: int, distractors: int, id_salt: int,
@@ -216,7 +216,8 @@ class SynthReID(ReidDataset):
             torch.set_num_threads(threads)
         if not parts:
             H, W = size
-            parts = [{"images": torch.zeros(0, 3, H, W, dtype=torch.uint8), "masks": torch.zeros(0, H, W, dtype=torch.uint8),
+            parts = [{"images": torch.zeros(0, 3, H, W, dtype=torch.uint8),
+                      "masks": torch.zeros(0, H, W, dtype=torch.uint8),
                       "keypoints": torch.zeros(0, 17, 3), "occluded_frac": torch.zeros(0), "fg_frac": torch.zeros(0)}]
         cat = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         meta = {}

@@ -39,7 +39,7 @@ def export_market(dataset, out_dir: str | Path, size: tuple[int, int] = (256, 12
         (label_root / folder).mkdir(parents=True, exist_ok=True)
         imgs = st.images.permute(0, 2, 3, 1).numpy()
         masks = st.masks.numpy()
-        for i, (pid, cam, frame, salt) in enumerate(keys.tolist()):
+        for i, (pid, cam, frame, _salt) in enumerate(keys.tolist()):
             # distractor frames are unique per camera, identity frames per (pid, camera)
             stem = market_name(pid, cam, frame)
             Image.fromarray(imgs[i]).save(out / folder / f"{stem}.jpg", quality=quality)

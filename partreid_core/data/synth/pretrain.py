@@ -39,8 +39,8 @@ import torch
 
 from ..registry import DATASETS
 from ..types import SPLITS, SplitTensors
-from .dataset import SynthPreset, SynthReID, _KNOB_NAMES, _spread
-from .scene import PRETRAIN_DOMAIN, Knobs, rng_for, _SPLIT
+from .dataset import _KNOB_NAMES, SynthPreset, SynthReID, _spread
+from .scene import _SPLIT, PRETRAIN_DOMAIN, Knobs, rng_for
 
 #: identity salt of every SynthReID-P person (other presets use 0 and 1..distractors, all far below)
 PRETRAIN_SALT = 1 << 31

@@ -17,8 +17,19 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .scene import (CAPSULES, GARMENT, KEYPOINT_SLOTS, OCCLUDER_SLOTS, SLOT_PART, SLOTS, TRAPS, STYLE_DOMAINS,
-                    ImageScene, rng_for, _BANK)
+from .scene import (
+    _BANK,
+    CAPSULES,
+    GARMENT,
+    KEYPOINT_SLOTS,
+    OCCLUDER_SLOTS,
+    SLOT_PART,
+    SLOTS,
+    STYLE_DOMAINS,
+    TRAPS,
+    ImageScene,
+    rng_for,
+)
 
 TEX_H, TEX_W = 192, 96   # background bank resolution (sampled with nearest neighbour)
 N_PLAIN, N_CLUTTER, N_NOISE = 8, 8, 4
@@ -145,7 +156,7 @@ def render_batch(scenes: list[ImageScene], size: tuple[int, int], domain: str) -
         idw.masked_fill_(hit, slot)
 
     def pass_(occluders: bool):
-        for k, name in enumerate(CAPSULES):
+        for k in range(len(CAPSULES)):
             slot = k + 1
             if (slot in occ_slots) != occluders:
                 continue
@@ -168,7 +179,7 @@ def render_batch(scenes: list[ImageScene], size: tuple[int, int], domain: str) -
 
             draw(slot, inside, np.minimum(c[:, 0], c[:, 2]) - rmax, np.maximum(c[:, 0], c[:, 2]) + rmax,
                  np.minimum(c[:, 1], c[:, 3]) - rmax, np.maximum(c[:, 1], c[:, 3]) + rmax, on, c[:, 6])
-        for k, name in enumerate(TRAPS):
+        for k in range(len(TRAPS)):
             slot = len(CAPSULES) + k + 1
             if (slot in occ_slots) != occluders:
                 continue
@@ -226,7 +237,8 @@ def render_batch(scenes: list[ImageScene], size: tuple[int, int], domain: str) -
     clutter_idx = kc_ + texel
     show = torch.take(clutter_rank, clutter_idx) < f32(bg[:, 5] * 255.0).view(N, 1, 1)
     n_person, n_tex = N * S * 2, N_PLAIN * TEX_H * TEX_W
-    index = torch.where(idl > 0, person_idx, torch.where(show, clutter_idx + (n_person + n_tex), kp_ + texel + n_person))
+    index = torch.where(idl > 0, person_idx, torch.where(show, clutter_idx + (n_person + n_tex),
+                                                             kp_ + texel + n_person))
 
     # effective resolution: nearest-neighbour down/up sampling of the colour index by an integer block
     block = np.array([s.block for s in scenes])

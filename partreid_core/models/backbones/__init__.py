@@ -12,8 +12,8 @@ from torch import nn
 
 from ...registry import Registry
 from .resnet import ResNet, resnet50, set_block_stride, undo_zero_init
-from .torchvision_nets import densenet121, mobilenet_v2
 from .synth_trunks import load_pretrained, pretrain_command, trunk_path, trunk_provenance, weights_dir
+from .torchvision_nets import densenet121, mobilenet_v2
 from .weights import PROVENANCE_TAG, load_imagenet_weights, mark_provenance, pretrained_provenance
 
 BACKBONES: Registry[nn.Module] = Registry("backbone")
@@ -92,7 +92,7 @@ def split_blocks(blocks: list[tuple[str, nn.Module]], first_branch_block: str) -
 def clone(module: nn.Module) -> nn.Module:
     """An independent copy (own parameters) of ``module``, for per-branch tails; backbone tags are kept."""
     copied = copy.deepcopy(module)
-    for src, dst in zip(module.parameters(), copied.parameters()):
+    for src, dst in zip(module.parameters(), copied.parameters(), strict=True):
         if is_backbone_param(src):
             setattr(dst, BACKBONE_TAG, True)
         if getattr(src, PROVENANCE_TAG, None):  # a copy of loaded weights reports where they came from
@@ -103,6 +103,7 @@ def clone(module: nn.Module) -> nn.Module:
 # OSNet registers its variants on import (kept last: it imports BACKBONES from here).
 from . import osnet  # noqa: E402,F401
 
-__all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50", "set_block_stride", "undo_zero_init",
+__all__ = ["BACKBONES", "BACKBONE_TAG", "is_backbone_param", "BackboneConfig", "build_backbone", "ResNet", "resnet50",
+           "set_block_stride", "undo_zero_init",
            "load_imagenet_weights", "load_pretrained", "mark_provenance", "pretrain_command", "pretrained_provenance",
            "trunk_path", "trunk_provenance", "weights_dir", "split_blocks", "clone"]

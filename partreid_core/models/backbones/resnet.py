@@ -87,7 +87,7 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         c_in = base
         self.stage_channels: list[int] = []
-        for i, (n, stride) in enumerate(zip(layers, (1, 2, 2, last_stride))):
+        for i, (n, stride) in enumerate(zip(layers, (1, 2, 2, last_stride), strict=True)):
             planes = base * 2**i
             down = None
             if stride != 1 or c_in != planes * 4:

@@ -54,7 +54,8 @@ def mobilenet_v2(width: float = 1.0, last_stride: int = 1, pretrained: bool | st
 
 def _densenet_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Old DenseNet checkpoints name ``norm.1`` what torchvision now calls ``norm1`` (torchvision does the same fix)."""
-    pattern = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    pattern = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\."
+                         r"((?:[12])\.(?:weight|bias|running_mean|running_var))$")
     out = {}
     for k, v in state.items():
         m = pattern.match(k)
