@@ -257,7 +257,8 @@ views.round(2)
 from IPython.display import display
 
 from partreid_core.experiments.records import load_history, load_records
-from partreid_core.reporting import Claim, judge, provenance
+from partreid_core.reporting import provenance
+from partreid_core.reporting.claims import paired_test
 from partreid_core.reporting.paths import results_root
 
 RESULTS = results_root()
@@ -352,14 +353,15 @@ else:
 # %%
 if not cal.empty:
     gp = cal.loc[cal.model == "globalpool", "rank1"]
-    pcb = cal.loc[cal.model == "pcb", "rank1"]
     in_band = 40 <= gp.mean() <= 85
     print(f"1. GlobalPool Rank-1 = {gp.mean():.1f} ± {gp.std():.1f} over {len(gp)} seeds: "
           f"{'inside' if in_band else 'OUTSIDE'} the 40–85% band")
-    j = judge(Claim("parts", "SynthReID", "PCB differs from GlobalPool", "rank1", "pcb", "globalpool"), pcb, gp)
-    differs = j.p_value < 0.05
-    print(f"2. PCB − GlobalPool Rank-1 = {j.difference:+.1f} (95% CI [{j.ci_low:+.1f}, {j.ci_high:+.1f}], "
-          f"p = {j.p_value:.3f}): {'differs measurably' if differs else 'no measurable difference'}")
+    by_seed = cal.pivot_table(index="seed", columns="model", values="rank1")[["pcb", "globalpool"]].dropna()
+    t = paired_test(by_seed["pcb"], by_seed["globalpool"])  # same seed, same sampler and augmentation streams
+    differs = t.p < 0.05
+    print(f"2. PCB − GlobalPool Rank-1 = {t.difference:+.1f} (95% CI [{t.ci_low:+.1f}, {t.ci_high:+.1f}], "
+          f"paired by seed over {t.n} seeds, p = {t.p:.3f}): "
+          f"{'differs measurably' if differs else 'no measurable difference'}")
 
 # %%
 import matplotlib.pyplot as plt

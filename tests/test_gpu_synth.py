@@ -40,5 +40,5 @@ def test_a_missing_trunk_names_the_pretrain_command(recipe, backbone, tmp_path, 
 
     monkeypatch.setenv("PARTREID_WEIGHTS", str(tmp_path))
     cfg = resolve_config(recipe, "gpu-synth")
-    with pytest.raises(FileNotFoundError, match=f"partreid pretrain --backbone {backbone} --width 1 "):
+    with pytest.raises(FileNotFoundError, match=f"partreid pretrain --backbone {backbone} --width 1 --profile gpu"):
         build_model(cfg.model, 10, cfg.model_overrides)

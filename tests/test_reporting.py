@@ -1,29 +1,38 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from partreid_core.reporting import Claim, claims_table, judge, paper_vs_ours, provenance
+from partreid_core.reporting import Claim, claims_table, paper_vs_ours, provenance
+from partreid_core.reporting.claims import welch_test
 
 CLAIM = Claim("C1", "PAL-F6", "PS improves PCB", "rank1", "pcb_ps", "pcb", direction=1)
 
 
-def test_deprecated_judge_follows_the_rule_unpaired():
-    # judge() is the unpaired (Welch) path kept for claim lists not yet on claims_table; its verdicts use the
-    # rule's names and the claim's margin (accuracy family: 1 point)
-    assert judge(CLAIM, [60, 61, 62], [50, 51, 52]).verdict == "confirmed"
-    assert judge(CLAIM, [50, 51, 52], [60, 61, 62]).verdict == "contradicted"      # significant, wrong sign
-    assert judge(CLAIM, [50.0, 50.1, 49.9], [50.05, 49.95, 50.0]).verdict == "no effect"  # CI inside +-1
-    assert judge(CLAIM, [50, 60, 40], [52, 45, 55]).verdict == "inconclusive"       # spread too large
-    assert judge(CLAIM, [60], [50]).verdict == "inconclusive"                      # one seed
+def _unpaired(claim: Claim, treatment: list[float], baseline: list[float]) -> str:
+    """The verdict of ``claim`` judged unpaired (Welch) on two arms of unaligned runs."""
+    rows = ([{"variant": claim.treatment, "seed": i, claim.metric: v} for i, v in enumerate(treatment)]
+            + [{"variant": claim.baseline, "seed": 100 + i, claim.metric: v} for i, v in enumerate(baseline)])
+    unpaired = dataclasses.replace(claim, design="unpaired")
+    return claims_table([unpaired], pd.DataFrame(rows), paper="PAL").loc[0, "verdict"]
+
+
+def test_unpaired_design_follows_the_rule():
+    # the accuracy family's margin is 1 point
+    assert _unpaired(CLAIM, [60, 61, 62], [50, 51, 52]) == "confirmed"
+    assert _unpaired(CLAIM, [50, 51, 52], [60, 61, 62]) == "contradicted"      # significant, wrong sign
+    assert _unpaired(CLAIM, [50, 60, 40], [52, 45, 55]) == "inconclusive"       # spread too large
+    assert _unpaired(CLAIM, [60], [50]) == "inconclusive"                      # one seed
     lower = Claim("C3", "PAL-F9", "PS lowers similarity", "mean_off_diagonal", "pcb_ps", "pcb", direction=-1)
-    assert judge(lower, [0.80, 0.81, 0.79], [0.86, 0.87, 0.85]).verdict == "confirmed"
+    assert _unpaired(lower, [0.80, 0.81, 0.79], [0.86, 0.87, 0.85]) == "confirmed"
 
 
 def test_welch_interval_by_hand():
-    j = judge(CLAIM, [1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
-    assert j.difference == pytest.approx(2.0)
+    t = welch_test([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    assert t.difference == pytest.approx(2.0)
     # se = sqrt(1/3), dof = 2 -> t_0.975 = 4.3027
-    assert j.ci_high - j.difference == pytest.approx(4.302653 * np.sqrt(1 / 3), rel=1e-4)
+    assert t.ci_high - t.difference == pytest.approx(4.302653 * np.sqrt(1 / 3), rel=1e-4)
 
 
 def test_claims_table_and_missing_metric():

@@ -484,67 +484,8 @@ def table_records(table: pd.DataFrame) -> list[dict[str, object]]:
     return [{k: clean(r[k]) for k in JSON_FIELDS} for _, r in table.iterrows()]
 
 
-# --------------------------------------------------------------------------------------------------
-# Deprecated: one claim judged unpaired, for the claim lists not yet converted to claims_table
-# --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Judgement:
-    """One claim judged on two unaligned arms (Welch), with the new verdict names (deprecated)."""
-
-    claim: Claim
-    n_treatment: int
-    n_baseline: int
-    mean_treatment: float
-    mean_baseline: float
-    difference: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    verdict: Verdict
-
-    @property
-    def missing(self) -> list[str]:
-        c = self.claim
-        return [v for v, n in ((c.treatment, self.n_treatment), (c.baseline, self.n_baseline)) if n == 0]
-
-    def observed(self) -> str:
-        if self.missing:
-            return f"no records ({', '.join(self.missing)})"
-        if self.n_treatment < 2 or self.n_baseline < 2:
-            return f"{self.mean_treatment:.2f} vs {self.mean_baseline:.2f} (Δ {self.difference:+.2f}; too few seeds)"
-        return (f"{self.mean_treatment:.2f} vs {self.mean_baseline:.2f} "
-                f"(Δ {self.difference:+.2f}, 95% CI [{self.ci_low:+.2f}, {self.ci_high:+.2f}])")
-
-    def as_row(self) -> dict[str, object]:
-        c = self.claim
-        return {"claim": c.id, "id": c.id, "artefact": c.artefact, "statement": c.statement, "metric": c.metric,
-                "kind": c.kind, "headline": c.headline, "hypothesis": c.hypothesis, "treatment": c.treatment,
-                "baseline": c.baseline, "design": "unpaired",
-                "expected": f"{c.treatment} {'>' if c.direction > 0 else '<'} {c.baseline}",
-                "observed": self.observed(), "seeds": f"{self.n_treatment}/{self.n_baseline}",
-                "difference": self.difference, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "p": self.p_value, "p_holm": math.nan, "paper_effect": c.paper_effect, "margin": claim_margin(c),
-                "verdict": self.verdict}
-
-
-def judge(claim: Claim, treatment: Sequence[float], baseline: Sequence[float], alpha: float = ALPHA) -> Judgement:
-    """Deprecated: ``claim`` judged on unaligned per-seed values, Welch's test, no Holm correction.
-    Use :func:`claims_table` (paired by seed, Holm over the chapter)."""
-    a, b = np.asarray(treatment, dtype=float), np.asarray(baseline, dtype=float)
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    test = welch_test(a, b, alpha)
-    verdict = decide(claim, test, test.p, claim_margin(claim), alpha) if len(a) and len(b) else "inconclusive"
-
-    def mean(x: np.ndarray) -> float:
-        return float(x.mean()) if len(x) else math.nan
-
-    return Judgement(claim, len(a), len(b), mean(a), mean(b), test.difference, test.ci_low, test.ci_high, test.p,
-                     verdict)
-
-
 __all__ = ["ALPHA", "Claim", "ClaimKind", "DESIGNS", "Design", "GLOSSARY", "HYPOTHESES", "Hypothesis", "JSON_FIELDS",
            "KINDS", "MAGNITUDES", "MARGIN_FAMILIES", "MarginFamily", "SCORED_KINDS", "TestResult", "VERDICTS",
-           "VERDICT_RULE", "Verdict", "Judgement", "claim_margin", "claims_table", "decide", "exact_paired_test",
-           "holm",
-           "judge", "margin_family", "minimum_detectable_effect", "paired_test", "ratio_magnitude", "sign_agreement",
+           "VERDICT_RULE", "Verdict", "claim_margin", "claims_table", "decide", "exact_paired_test",
+           "holm", "margin_family", "minimum_detectable_effect", "paired_test", "ratio_magnitude", "sign_agreement",
            "table_records", "verdict_rule_text", "welch_test"]

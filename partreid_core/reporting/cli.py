@@ -32,8 +32,7 @@ def gather_claims(results: str | Path = "results", papers: list[str] | None = No
 
     Rows: for each paper, for each regime, its claims in the module's order (one row per (claim, regime)).
     Columns: :data:`partreid_core.reporting.claims.JSON_FIELDS` first (``regime`` says which), then the display
-    fields; a paper module whose table lacks some of them (a claim list still on the deprecated ``judge``) gets
-    None there and ``id`` = its ``claim``.
+    fields (a field a table lacks is None).
     """
     import pandas as pd
 

@@ -78,7 +78,9 @@ def load_pretrained(model: nn.Module, arch: str, width: float, pretrained: bool 
     if pretrained == SYNTH and not path.is_file():
         raise FileNotFoundError(
             f"pretrained: synth asks for the SynthReID-P trunk of {arch} at width {float(width):g}, expected at\n"
-            f"  {path}\nMake it with:\n  {pretrain_command(arch, width)}\n"
+            f"  {path}\nMake it with the pretraining tier of the profile that asks for it:\n"
+            f"  {pretrain_command(arch, width, 'cpu')}    (cpu-ft: SynthReID-P at 128x64)\n"
+            f"  {pretrain_command(arch, width, 'gpu')}    (gpu-synth: SynthReID-P at 256x128)\n"
             f"(or set PARTREID_WEIGHTS to the folder that holds {trunk_name(arch, width)})")
     model = load_imagenet_weights(model, arch, str(path), key_map)
     source = "synth" if pretrained == SYNTH else "file"
