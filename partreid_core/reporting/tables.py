@@ -11,7 +11,7 @@ def paper_vs_ours(paper: dict[str, float], ours: pd.DataFrame, metrics: Iterable
     """Side-by-side table: for each row (variant) and metric, the paper's value, our mean ± std and the gap.
 
     Args:
-        paper: {f"{variant}/{metric}": value} as transcribed from the spec (missing = not reported).
+        paper: {f"{variant}/{metric}": value} as transcribed from the paper's tables (missing = not reported).
         ours: one row per run with columns ``key``, and the metrics.
         metrics: metric columns to show.
     Returns:
