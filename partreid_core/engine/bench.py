@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..data.types import Batch, SplitTensors, relabel
-from ..experiments.config import ExperimentConfig
 from ..models import build_model
+from .config import ExperimentConfig
 from .optim import build_optimizer
 from .pipeline import build_sampler, make_batch
 from .trainer import amp_dtype_for, epoch_batches, load_splits, resolve_device
@@ -199,7 +199,7 @@ def compare_runs(a: str | Path, b: str | Path, loss_rtol: float = 1e-3, map_atol
     rank-1 within one query (100 / valid queries points), since one query changing its top match moves rank-1 by
     that much. Returns the differences, the tolerances and ``ok``.
     """
-    from ..experiments.records import load_history
+    from .records import load_history
 
     a, b = Path(a), Path(b)
     ma, mb = (json.loads((p / "metrics.json").read_text()) for p in (a, b))
@@ -269,7 +269,7 @@ def gpu_check_summary(root: str | Path) -> tuple[list[dict[str, Any]], str]:
     root = Path(root)
     lines = (root / "gpu-check" / "steps.jsonl").read_text().splitlines()
     rows = [_summary_row(root, json.loads(s)) for s in lines if s.strip()]
-    from ..experiments.records import atomic_write_text
+    from .records import atomic_write_text
 
     atomic_write_text(root / "gpu-check" / "summary.json", json.dumps(rows, indent=2))
     cols = ("step", "status", "seconds", "met", "result", "target")

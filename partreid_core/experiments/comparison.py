@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import records
+from ..engine import records
 
 ROBUSTNESS_EXPERIMENT = "comparison-robustness"
 #: knob -> levels of the robustness curves (synth-s trains at misalignment 0.3, occlusion 0, domain A)

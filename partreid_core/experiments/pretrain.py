@@ -38,6 +38,8 @@ from tqdm import tqdm
 
 from ..data import build_dataset
 from ..data.types import SplitTensors, relabel
+from ..engine import records
+from ..engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig
 from ..engine.optim import apply_lr, build_optimizer, lr_factor
 from ..engine.pipeline import build_sampler, make_batch
 from ..engine.trainer import (
@@ -54,8 +56,6 @@ from ..engine.trainer import (
 from ..models import build_model
 from ..models.backbones import trunk_path
 from ..models.backbones.synth_trunks import file_sha256, pretrain_command, trunk_name
-from . import records
-from .config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig
 
 #: the backbones ``partreid pretrain`` knows (CLI spelling -> registry name)
 BACKBONE_NAMES = {"resnet50": "resnet50", "osnet_x0_25": "osnet_x0_25", "osnet_x1_0": "osnet_x1_0",

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from ..config import merge
-from . import records
-from .config import config_to_dict
+from ..engine import records
+from ..engine.config import config_to_dict
 from .robustness import load_trained
 
 

@@ -15,8 +15,8 @@ import torch
 
 from ..config import deep_update, merge
 from ..data import build_dataset
-from . import records
-from .config import config_from_dict
+from ..engine import records
+from ..engine.config import config_from_dict
 
 
 def _without_initial_weights(model: str, overrides: dict) -> dict:
@@ -78,7 +78,7 @@ def evaluate_under_knob(checkpoint: str | Path, knob: str, levels: Sequence[floa
     table = pd.DataFrame(rows)
     if out is not None:
         path = Path(out)
-        from .config import config_to_dict
+        from ..engine.config import config_to_dict
 
         meta = {"checkpoint": str(checkpoint), "knob": knob, "levels": list(levels), "seed": cfg.seed,
                 "wall_time_s": time.time() - t0, **records.environment(device_name(dev))}

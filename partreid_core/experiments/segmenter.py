@@ -34,10 +34,10 @@ from ..data.augment import StyleConfig
 from ..data.synth.scene import DOMAINS
 from ..data.transforms import normalize
 from ..data.types import PART_CLASSES, SplitTensors
+from ..engine import records
+from ..engine.config import DataConfig
 from ..losses.segmentation import PartSegmentationLoss
 from ..models.segmenter import PartSegmenter, SegmenterConfig, save_segmenter
-from . import records
-from .config import DataConfig
 
 EXPERIMENT = "pal-segmenter"
 #: images kept in analysis.npz as examples of the target domain (PAL-F3 with pseudo labels)

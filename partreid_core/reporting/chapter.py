@@ -18,7 +18,7 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
-from ..experiments.records import load_analysis, load_records
+from ..engine.records import load_analysis, load_records
 from ..experiments.sweep import load_sweep
 from .paths import regime_root, repository_root, results_root, shown
 from .tables import provenance

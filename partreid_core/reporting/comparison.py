@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..engine.records import load_records
 from ..experiments.comparison import METHODS, ROBUSTNESS_EXPERIMENT, ROBUSTNESS_LEVELS, Method
-from ..experiments.records import load_records
 from .chapter import MISSING, fmt
 from .claims import SCORED_KINDS, VERDICTS, Claim, claims_table
 from .paths import REGIMES, regime_root

@@ -46,9 +46,10 @@ import torch
 from ...data import build_dataset
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, eval_mode, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode
 from ...models.cgpn import SupervisedGlobalHead, rows_gmp, stripe_bounds
 from ..cam import cam_part_statistics, grad_cam
+from ..hooks import register_hook
 
 #: knob levels of the CGPN-X1 curves (level 0 = the clean base, shared by both curves)
 KNOB_LEVELS: tuple[float, ...] = (0.0, 0.45, 0.9)

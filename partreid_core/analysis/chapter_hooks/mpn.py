@@ -33,8 +33,9 @@ import torch
 
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, eval_mode, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode
 from ..cam import cam_part_statistics, grad_cam
+from ..hooks import register_hook
 
 #: MPN-X1's misalignment levels (SynthReID ``misalignment`` knob; synth-s trains at 0.3).
 MISALIGNMENT_LEVELS: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9)

@@ -1,4 +1,4 @@
-"""Analysis hooks of the PAL chapter (registered into ``partreid_core.engine.hooks.HOOKS``).
+"""Analysis hooks of the PAL chapter (registered into ``partreid_core.analysis.hooks.HOOKS``).
 
 Each runs once at the end of a training run and returns small arrays for ``analysis.npz``
 (the book never trains, so everything a PAL figure needs is computed here):
@@ -22,8 +22,9 @@ import torch.nn.functional as F
 
 from ...data.transforms import normalize
 from ...data.types import relabel
-from ...engine.hooks import AnalysisContext, eval_mode, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode
 from ...losses.segmentation import remap_part_labels
+from ..hooks import register_hook
 
 #: images scored by pal_segmentation / kept as examples; probe images of pal_grad_cam; CAMs kept.
 SEG_LIMIT, SEG_EXAMPLES, CAM_PROBES, CAM_EXAMPLES = 512, 8, 32, 8

@@ -26,9 +26,10 @@ import torch
 
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, register_hook
+from ...engine.hooks import AnalysisContext
 from ...models.backbones import undo_zero_init
 from ...models.rmgl import RMGL, RP_POSITIONS, abp_boundaries, pool_rows
+from ..hooks import register_hook
 from ..saliency import input_gradient_rows
 
 #: test misalignment levels of RMGL-X3 (SynthReID's default, used in training, is 0.3)

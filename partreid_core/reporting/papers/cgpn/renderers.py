@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from ....analysis.chapter_hooks import cgpn as hooks
+from ....engine.records import load_analysis, load_history
 from ....experiments.ranklists import load_ranklist
-from ....experiments.records import load_analysis, load_history
 from ...chapter import MISSING, Chapter, fmt
 from ...figures import rank_list_figure
 from .core import (

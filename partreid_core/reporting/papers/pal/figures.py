@@ -146,7 +146,7 @@ def fig_f11(dataset: str = "synth-s") -> Figure:
 def fig_f3_segmenters(ch: Chapter) -> Figure | str:
     """PAL-F3 with pseudo labels (PAL-T8 analogue): domain-A training images, their exact masks and each
     segmenter's predicted labels."""
-    from ....experiments.records import load_analysis
+    from ....engine.records import load_analysis
     from .records import segmenter_table
 
     names = list(segmenter_table(ch.results).index)
