@@ -24,7 +24,7 @@ GPU = list_recipes("gpu")
 
 def _backbone(cfg) -> BackboneConfig:
     mc = model_config(cfg.model, cfg.model_overrides)
-    return mc.backbone if hasattr(mc, "backbone") else mc.base.backbone
+    return mc.backbone
 
 
 # --- 1. ImageNet by default -------------------------------------------------------------------------
