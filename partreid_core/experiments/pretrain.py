@@ -37,6 +37,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import build_dataset
+from ..data.transforms import normalize
 from ..data.types import SplitTensors, relabel
 from ..engine import records
 from ..engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig
@@ -149,8 +150,6 @@ def checkpoint_file(cfg: PretrainConfig) -> Path:
 def top1(model: torch.nn.Module, split: SplitTensors, labels: torch.Tensor, cfg: PretrainConfig,
          device: torch.device, amp_dtype: torch.dtype | None) -> float:
     """Classification top-1 (%) of ``model`` (a GlobalPool) on uint8 images (N, 3, H, W) with labels (N,)."""
-    from ..data.transforms import normalize
-
     was = model.training
     model.eval()
     hits = 0

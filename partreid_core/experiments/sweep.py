@@ -35,7 +35,9 @@ import yaml
 from ..config import ConfigError, deep_update, from_dict
 from ..engine import records
 from ..engine.config import ExperimentConfig
+from ..models.backbones.synth_trunks import SYNTH
 from .config import PROFILES, resolve_config
+from .launchers import submit_points
 from .runs import train_experiment
 
 
@@ -89,8 +91,6 @@ def profile_regime(profile: str) -> str:
     """``"fine-tuned"`` for a profile whose trunks start from a SynthReID-P pretraining (``backbone.pretrained:
     synth`` in its base, e.g. ``cpu-ft``), else ``"scratch"`` (``smoke``, ``cpu``; ``gpu``'s ImageNet weights are the
     papers' own regime and keep the records root)."""
-    from ..models.backbones.synth_trunks import SYNTH
-
     backbone = resolve_config(None, profile).model_overrides.get("backbone") or {}
     return "fine-tuned" if backbone.get("pretrained") == SYNTH else "scratch"
 
@@ -191,8 +191,6 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
             else:
                 todo.append((row, name, cfg))
     if launcher is not None and launcher.name != "local":
-        from .launchers import submit_points
-
         return status + submit_points(todo, out, launcher, train_kwargs)
     if workers <= 1 or train_fn is not None or len(todo) <= 1:
         if train_fn is None:
