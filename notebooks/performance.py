@@ -42,7 +42,7 @@ import json
 import pandas as pd
 from IPython.display import display
 
-from partreid_core.experiments.records import load_records, results_root
+from partreid_core.engine.records import load_records, results_root
 
 RESULTS = results_root()
 BENCH = RESULTS / "bench"

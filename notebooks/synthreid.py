@@ -256,7 +256,7 @@ views.round(2)
 
 from IPython.display import display
 
-from partreid_core.experiments.records import load_history, load_records
+from partreid_core.engine.records import load_history, load_records
 from partreid_core.reporting import provenance
 from partreid_core.reporting.claims import paired_test
 from partreid_core.reporting.paths import results_root

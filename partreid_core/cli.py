@@ -16,9 +16,9 @@ import sys
 
 COMMAND_MODULES = (
     "partreid_core.data.cli",
-    "partreid_core.evaluation.cli",
+    "partreid_core.commands.bench_eval",
     "partreid_core.models.cli",
-    "partreid_core.engine.cli",
+    "partreid_core.commands.training",
     "partreid_core.reporting.cli",
     "partreid_core.experiments.pretrain_cli",
 )

@@ -1,11 +1,11 @@
 """Audit of training records: does each record's history agree with its own config?
 
 For every training record under a results root (a folder with ``config.json`` whose ``config`` is an
-:class:`~partreid_core.experiments.config.ExperimentConfig`, ``history.csv`` and ``metrics.json``), the
+:class:`~partreid_core.engine.config.ExperimentConfig`, ``history.csv`` and ``metrics.json``), the
 learning rate of each epoch is recomputed from the record's config with the engine's own schedule
 (:func:`partreid_core.engine.optim.lr_factor`) and compared with ``history.csv``; the epoch count and
 numbering are checked against ``train.epochs``, and config and metrics must belong to one run
-(:func:`partreid_core.experiments.records.is_complete`).
+(:func:`partreid_core.engine.records.is_complete`).
 
 What ``history.csv`` logs (engine/trainer.py): per epoch, after its last step, ``lr/<group>`` of every
 torch parameter group (``lr/<i>:<group>`` with alternating phases) and ``lr``, the first group's. The
@@ -32,9 +32,9 @@ if __name__ == "__main__":  # run as a script from a checkout: import that check
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from partreid_core.config import ConfigError  # noqa: E402
+from partreid_core.engine import records  # noqa: E402
+from partreid_core.engine.config import ExperimentConfig, config_from_dict  # noqa: E402
 from partreid_core.engine.optim import lr_factor  # noqa: E402
-from partreid_core.experiments import records  # noqa: E402
-from partreid_core.experiments.config import ExperimentConfig, config_from_dict  # noqa: E402
 
 #: relative tolerance of an lr comparison (history.csv holds Python's repr of each float: exact)
 REL_TOL = 1e-9

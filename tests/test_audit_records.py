@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from audit_records import audit_root, main
 
-from partreid_core.experiments import records
-from partreid_core.experiments.config import config_to_dict, resolve_config
+from partreid_core.engine import records
+from partreid_core.engine.config import config_to_dict
+from partreid_core.experiments.config import resolve_config
 
 # A 4-epoch schedule worked by hand: linear warm-up over 2 epochs from 0.1 (per epoch: 0.1, 0.55), then
 # 1.0, then x0.1 from the milestone at epoch 3; lr 0.01 with the head at 2x.

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from partreid_core.experiments.records import is_complete, run_dir
+from partreid_core.engine.records import is_complete, run_dir
 from partreid_core.experiments.sweep import load_sweep, plan
 from partreid_core.reporting.paths import repository_root, results_root
 

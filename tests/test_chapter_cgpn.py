@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from partreid_core.analysis.chapter_hooks import cgpn as hooks
-from partreid_core.engine.hooks import HOOKS
-from partreid_core.experiments import records
+from partreid_core.analysis.hooks import HOOKS
+from partreid_core.engine import records
 from partreid_core.experiments.sweep import load_sweep, plan
 from partreid_core.models import model_config
 from partreid_core.reporting.papers import STATUSES
@@ -221,12 +221,13 @@ def smoke_context(tmp_path_factory):
     """A CGPN trained with the smoke profile (seconds) and its AnalysisContext."""
     from partreid_core.data import build_dataset
     from partreid_core.engine.hooks import AnalysisContext
-    from partreid_core.engine.trainer import checkpoint_path, train
+    from partreid_core.engine.trainer import checkpoint_path
     from partreid_core.experiments.config import resolve_config
+    from partreid_core.experiments.runs import train_experiment
 
     tmp = tmp_path_factory.mktemp("cgpn-smoke")
     cfg = resolve_config("cgpn", "smoke", {"experiment": "t", "run": "r"})
-    train(cfg, out=tmp / "results")  # the checkpoint goes under $PARTREID_CHECKPOINTS (conftest)
+    train_experiment(cfg, out=tmp / "results")  # the checkpoint goes under $PARTREID_CHECKPOINTS (conftest)
     from partreid_core.models import build_model
 
     ds = build_dataset(cfg.data.dataset, **cfg.data.dataset_kwargs)

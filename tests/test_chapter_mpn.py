@@ -11,7 +11,7 @@ import torch
 
 from partreid_core.analysis.chapter_hooks import mpn as hooks
 from partreid_core.config import merge
-from partreid_core.experiments import records
+from partreid_core.engine import records
 from partreid_core.experiments.sweep import load_sweep, plan
 from partreid_core.models.mpn import MPN_VARIANTS, MPNConfig
 from partreid_core.reporting.papers import STATUSES
@@ -222,15 +222,15 @@ def test_cam_strip_scores_hand_worked():
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """One smoke-profile MPN run with the chapter's hooks (a few seconds)."""
-    from partreid_core.engine.trainer import train
     from partreid_core.experiments.config import resolve_config
+    from partreid_core.experiments.runs import train_experiment
 
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("mpn-smoke")
     sweep = load_sweep(ROOT / "partreid_core/experiments/sweeps/mpn/p1_t1.yaml")
     cfg = resolve_config("mpn", "smoke", {"analysis": sweep.set["analysis"], "experiment": "mpn-t1", "run": "mpn-s0",
                                           "train": {"checkpoint_dir": str(tmp / "ck")}})
-    result = train(cfg, out=tmp / "results", device="cpu", variant="mpn")
+    result = train_experiment(cfg, out=tmp / "results", device="cpu", variant="mpn")
     return result.path, cfg
 
 

@@ -158,19 +158,19 @@ def test_derived_metrics_by_hand():
 # ---------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def smoke_pcb_ps(tmp_path_factory):
-    from partreid_core.engine.trainer import train
     from partreid_core.experiments.config import resolve_config
+    from partreid_core.experiments.runs import train_experiment
 
     tmp = tmp_path_factory.mktemp("pal-smoke")
     cfg = resolve_config("pal_pcb", "smoke", {
         "model": "pcb_ps", "experiment": "pal-test", "run": "pcb_ps-s0",
         "analysis": ["part_similarity", "pal_segmentation", "pal_single_part", "pal_cross_domain", "pal_grad_cam"],
         "train": {"checkpoint_dir": str(tmp / "ckpt")}})
-    return train(cfg, out=tmp / "results", variant="pcb_ps").path
+    return train_experiment(cfg, out=tmp / "results", variant="pcb_ps").path
 
 
 def test_hooks_on_smoke_trained_pcb_ps(smoke_pcb_ps):
-    from partreid_core.experiments.records import load_analysis
+    from partreid_core.engine.records import load_analysis
 
     a = load_analysis(smoke_pcb_ps)
     assert a["part_similarity/matrix"].shape == (6, 6)

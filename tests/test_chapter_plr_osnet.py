@@ -48,19 +48,19 @@ def test_sweep_variants_switch_what_they_name():
 @pytest.fixture(scope="module")
 def smoke_records(tmp_path_factory):
     """One smoke-trained PLR-OSNet (2 epochs x 3 iterations on synth-tiny) with the chapter's hooks."""
-    from partreid_core.engine.trainer import train
     from partreid_core.experiments.config import resolve_config
+    from partreid_core.experiments.runs import train_experiment
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("plr-smoke")
     cfg = resolve_config("plr_osnet", "smoke", {"experiment": "plr_osnet-core", "run": "plr_osnet-s0",
                                                 "analysis": ["plr_cam"]})
-    res = train(cfg, out=out, variant="plr_osnet")
+    res = train_experiment(cfg, out=out, variant="plr_osnet")
     return out, res
 
 
 def test_plr_cam_hook_shapes_on_smoke_model(smoke_records):
-    from partreid_core.experiments.records import load_analysis
+    from partreid_core.engine.records import load_analysis
 
     _, res = smoke_records
     a = load_analysis(res.path)
@@ -170,7 +170,7 @@ def test_claims_table_on_empty_results_is_all_inconclusive(tmp_path):
 
 
 def _fake_run(root: Path, experiment: str, variant: str, seed: int, m_ap: float, profile=None) -> None:
-    from partreid_core.experiments import records
+    from partreid_core.engine import records
 
     path = records.run_dir(root, experiment, f"{variant}-s{seed}")
     records.write_config(path, {"model": "plr_osnet", "profile": "cpu", "data": {"dataset": "synth-s"}},

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from partreid_core.analysis.chapter_hooks import rmgl as hooks
-from partreid_core.engine.hooks import HOOKS
+from partreid_core.analysis.hooks import HOOKS
 from partreid_core.experiments.sweep import load_sweep, plan
 from partreid_core.models.backbones import BackboneConfig
 from partreid_core.models.rmgl import RMGL, RMGLConfig
@@ -179,9 +179,9 @@ def test_untrained_support_matches_the_partition():
 
 
 def test_hooks_on_a_smoke_trained_model(tmp_path, monkeypatch):
-    from partreid_core.engine.trainer import train
+    from partreid_core.engine.records import load_analysis
     from partreid_core.experiments.config import resolve_config
-    from partreid_core.experiments.records import load_analysis
+    from partreid_core.experiments.runs import train_experiment
 
     monkeypatch.setattr(hooks, "MISALIGNMENT_LEVELS", (0.3, 0.9))
     monkeypatch.setattr(hooks, "GRADIENT_IMAGES", 2)
@@ -189,7 +189,7 @@ def test_hooks_on_a_smoke_trained_model(tmp_path, monkeypatch):
                                           "model_overrides": {"backbone": {"width": 0.125}},
                                           "train": {"epochs": 1, "iters_per_epoch": 2},
                                           "analysis": ["rmgl_receptive_rows", "rmgl_misalignment"]})
-    train(cfg, out=tmp_path)
+    train_experiment(cfg, out=tmp_path)
     run = tmp_path / "t" / "r"
     a = load_analysis(run)
     h = 64
@@ -226,16 +226,17 @@ def test_response_concentration_by_hand():
 
 def test_response_maps_hook_added_to_a_finished_run_by_partreid_analyze(tmp_path):
     """RMGL-F4 on a trained checkpoint, after the fact: arrays merged into the record, provenance noted."""
-    from partreid_core.engine.trainer import checkpoint_path, train
+    from partreid_core.engine.records import load_analysis
+    from partreid_core.engine.trainer import checkpoint_path
     from partreid_core.experiments.config import resolve_config
     from partreid_core.experiments.posthoc import analyze_checkpoint
-    from partreid_core.experiments.records import load_analysis
+    from partreid_core.experiments.runs import train_experiment
 
     cfg = resolve_config("rmgl", "smoke", {"experiment": "t", "run": "resp",
                                           "model_overrides": {"backbone": {"width": 0.125}},
                                           "train": {"epochs": 1, "iters_per_epoch": 2},
                                           "analysis": ["part_similarity"]})
-    train(cfg, out=tmp_path)
+    train_experiment(cfg, out=tmp_path)
     run = tmp_path / "t" / "resp"
     before = load_analysis(run)
     path = analyze_checkpoint(checkpoint_path(cfg, tmp_path), ["rmgl_response_maps"], out=tmp_path, device="cpu")
@@ -253,7 +254,7 @@ def test_response_maps_hook_added_to_a_finished_run_by_partreid_analyze(tmp_path
     meta = json.loads((run / "config.json").read_text())
     last = meta["post_hoc_analysis"][-1]
     assert last["hooks"] == ["rmgl_response_maps"] and last["git_commit"]
-    from partreid_core.experiments.records import load_records
+    from partreid_core.engine.records import load_records
 
     table = paper.response_table(load_records(tmp_path, "t"))
     assert list(table["map"]) == ["O-2", "O-3", "RP-2", "RP-3"] and table.response_row_entropy.notna().all()

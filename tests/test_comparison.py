@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from partreid_core.experiments import records
+from partreid_core.engine import records
 from partreid_core.experiments.comparison import METHODS, checkpoint_path, method, robustness_dir, run_robustness
 from partreid_core.reporting.comparison import (
     PUBLISHED,

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
+from partreid_core.engine.records import write_bench
 from partreid_core.experiments.config import resolve_config
-from partreid_core.experiments.records import write_bench
 from partreid_core.reporting.cost import ASSUMED_ANCHOR, cost_table, images_per_epoch
 
 

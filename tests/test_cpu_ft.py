@@ -88,8 +88,8 @@ def test_missing_trunk_names_the_command(tmp_path, monkeypatch):
 
 
 def test_a_cpu_ft_run_records_regime_and_trunk(tmp_path, monkeypatch):
-    from partreid_core.engine.trainer import train
-    from partreid_core.experiments.records import load_records
+    from partreid_core.engine.records import load_records
+    from partreid_core.experiments.runs import train_experiment
     from partreid_core.models.backbones import resnet50, trunk_path
     from partreid_core.models.backbones.synth_trunks import file_sha256
 
@@ -104,12 +104,12 @@ def test_a_cpu_ft_run_records_regime_and_trunk(tmp_path, monkeypatch):
     small = {"data": {"dataset": "synth-tiny", "size": [64, 32], "batch_size": 16},
              "train": {"epochs": 1, "iters_per_epoch": 2, "progress": False}, "eval": {"rerank": False}, "analysis": []}
     out = tmp_path / "results"
-    res = train(resolve_config("pal_globalpool", "cpu-ft", small), out=out)
+    res = train_experiment(resolve_config("pal_globalpool", "cpu-ft", small), out=out)
     meta = json.loads((res.path / "config.json").read_text())
     assert meta["regime"] == "fine-tuned"
     assert meta["pretrained_trunk"] == {"name": "synthp-resnet50-w0.25.pt", "sha256": file_sha256(path),
                                         "source": "synth"}
-    scratch = train(resolve_config("pal_globalpool", "cpu", small, experiment="scratch"), out=out)
+    scratch = train_experiment(resolve_config("pal_globalpool", "cpu", small, experiment="scratch"), out=out)
     assert json.loads((scratch.path / "config.json").read_text())["regime"] == "scratch"
     recs = load_records(out).set_index("experiment")
     assert recs.loc["pal_globalpool-ft", "regime"] == "fine-tuned" and recs.loc["scratch", "regime"] == "scratch"

@@ -17,17 +17,17 @@ torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
 import test_engine as te
 from pathlib import Path
-from partreid_core.engine.trainer import train
+from partreid_core.experiments.runs import train_experiment
 tmp = Path({tmp!r})
 cfg = te.tiny_config(tmp, train={{"epochs": 2, "iters_per_epoch": 2}})
-res = train(cfg, out=tmp / "results", device="cpu")
+res = train_experiment(cfg, out=tmp / "results", device="cpu")
 model_sum = float(sum(p.detach().double().sum() for p in te._last_model.parameters()))
 rank = int(os.environ["RANK"])
 (tmp / f"rank{{rank}}.json").write_text(json.dumps({{"sum": model_sum, "metrics": res.metrics}}))
 # MGN-style alternating update: each phase leaves some heads unused (find_unused_parameters)
 alt = te.tiny_config(tmp, experiment="alt", train={{"epochs": 1, "iters_per_epoch": 2, "update": "alternating",
                      "phases": [{{"terms": ["id"], "lr": 0.1}}, {{"terms": ["triplet"], "lr": 0.01}}]}})
-train(alt, out=tmp / "results", device="cpu")
+train_experiment(alt, out=tmp / "results", device="cpu")
 alt_sum = float(sum(p.detach().double().sum() for p in te._last_model.parameters()))
 (tmp / f"alt{{rank}}.json").write_text(json.dumps({{"sum": alt_sum}}))
 """

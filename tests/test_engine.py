@@ -5,17 +5,22 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from partreid_core.analysis.hooks import build_hooks
 from partreid_core.config import ConfigError, deep_update, from_dict, merge
 from partreid_core.data.registry import DATASETS
 from partreid_core.data.types import Batch, ReidDataset, Sample, SplitTensors
+from partreid_core.engine.config import ExperimentConfig, ScheduleConfig
+from partreid_core.engine.hooks import AnalysisContext, HookBase
 from partreid_core.engine.optim import build_optimizer, lr_factor, split_param_groups
+from partreid_core.engine.records import checkpoint_file, load_analysis
 from partreid_core.engine.trainer import NonFiniteLossError, checkpoint_path, train
-from partreid_core.experiments.config import ExperimentConfig, ScheduleConfig, list_recipes, parse_set, resolve_config
-from partreid_core.experiments.records import checkpoint_file
+from partreid_core.experiments.config import list_recipes, parse_set, resolve_config
+from partreid_core.experiments.runs import train_experiment
 from partreid_core.models.base import ReidModel
 from partreid_core.models.output import ModelOutput
 from partreid_core.models.registry import MODELS, register_model
@@ -119,6 +124,50 @@ def tiny_config(tmp_path, **over) -> ExperimentConfig:
 # ---------------------------------------------------------------------------------------------
 
 
+class _Probe(HookBase):
+    """Records what ``after_train`` saw: the model's mode and the query split's size."""
+
+    name = "probe"
+
+    def __init__(self):
+        self.calls = 0
+
+    def after_train(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        self.calls += 1
+        return {"n_query": np.asarray([len(ctx.query)]), "training": np.asarray([ctx.model.training])}
+
+
+def test_hook_objects_write_their_arrays_under_their_name(tmp_path):
+    probe = _Probe()
+    cfg = tiny_config(tmp_path, train={"epochs": 1})
+    res = train(cfg, out=tmp_path / "r", device="cpu", hooks=[probe])
+    arrays = load_analysis(res.path)
+    assert probe.calls == 1 and sorted(arrays) == ["probe/n_query", "probe/training"]
+    assert arrays["probe/n_query"][0] > 0 and not arrays["probe/training"][0]  # run in eval mode
+
+
+def test_a_config_naming_hooks_is_refused_without_their_objects(tmp_path):
+    cfg = tiny_config(tmp_path, analysis=["part_similarity"], train={"epochs": 1})
+    with pytest.raises(ValueError, match=r"names analysis hooks \['part_similarity'\].*train_experiment"):
+        train(cfg, out=tmp_path / "r", device="cpu")
+    with pytest.raises(ValueError, match=r"given \['probe'\]"):
+        train(cfg, out=tmp_path / "r", device="cpu", hooks=[_Probe()])
+    assert not (tmp_path / "r").exists()  # refused before any folder is made
+
+
+def test_the_experiments_entry_builds_the_named_hooks(tmp_path):
+    """train_experiment gives the same analysis.npz keys as passing build_hooks(cfg.analysis) to the engine,
+    extra hook objects after the named ones."""
+    cfg = tiny_config(tmp_path, analysis=["part_similarity"], train={"epochs": 1})
+    res = train_experiment(cfg, out=tmp_path / "a", device="cpu", hooks=[_Probe()])
+    direct = train(cfg, out=tmp_path / "b", device="cpu", hooks=build_hooks(cfg.analysis))
+    a, b = load_analysis(res.path), load_analysis(direct.path)
+    assert list(a) == ["part_similarity/matrix", "part_similarity/per_image_mean", "probe/n_query", "probe/training"]
+    assert all(np.array_equal(a[k], b[k]) for k in b)
+    with pytest.raises(KeyError, match="unknown analysis hook 'nope'"):
+        train_experiment(dataclasses.replace(cfg, analysis=["nope"]), out=tmp_path / "c", device="cpu")
+
+
 def test_loss_decreases_on_a_fixed_batch():
     model = TinyReid(TinyConfig(), num_classes=4)
     ds = RandomReid(n_ids=4, per_id=4)
@@ -141,7 +190,7 @@ def test_loss_decreases_on_a_fixed_batch():
 
 def test_smoke_training_writes_a_complete_record(tmp_path):
     cfg = tiny_config(tmp_path, analysis=["part_similarity"], eval={"every": 1})
-    res = train(cfg, out=tmp_path / "results", device="cpu")
+    res = train(cfg, out=tmp_path / "results", device="cpu", hooks=build_hooks(cfg.analysis))
     run = tmp_path / "results" / "t" / cfg.run_name
     assert res.path == run
     for f in ("config.json", "history.csv", "metrics.json", "analysis.npz"):
@@ -369,8 +418,8 @@ def test_backbone_group_follows_tagged_parameters_through_wrappers_and_branch_co
 def test_relative_checkpoint_dirs_go_under_partreid_checkpoints(monkeypatch, tmp_path):
     """The test suite's guard: with $PARTREID_CHECKPOINTS set, no run can write into ./checkpoints.
     Checkpoints are keyed by the records root too: two --out roots never share one."""
+    from partreid_core.engine.records import records_key
     from partreid_core.engine.trainer import checkpoint_path
-    from partreid_core.experiments.records import records_key
 
     cfg = resolve_config(None, "smoke", {"model": TEST_MODEL, "experiment": "e", "run": "r"})
     monkeypatch.setenv("PARTREID_CHECKPOINTS", str(tmp_path))

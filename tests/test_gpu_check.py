@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from partreid_core.cli import main
+from partreid_core.engine import records
 from partreid_core.engine.bench import GPU_TRAIN_TARGETS, compare_runs, gpu_check_summary
-from partreid_core.experiments import records
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.sh"
 

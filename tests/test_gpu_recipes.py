@@ -24,7 +24,7 @@ GPU = list_recipes("gpu")
 
 def _backbone(cfg) -> BackboneConfig:
     mc = model_config(cfg.model, cfg.model_overrides)
-    return mc.backbone if hasattr(mc, "backbone") else mc.base.backbone
+    return mc.backbone
 
 
 # --- 1. ImageNet by default -------------------------------------------------------------------------
@@ -75,11 +75,11 @@ def test_zero_init_residual_is_an_option():
 
 
 def test_smoke_record_says_which_trunk(tmp_path):
-    from partreid_core.engine.trainer import train
+    from partreid_core.experiments.runs import train_experiment
 
     cfg = resolve_config("pal_globalpool", "smoke", overrides={"train": {"epochs": 1, "iters_per_epoch": 1},
                                                                "analysis": []})
-    res = train(cfg, out=tmp_path, device="cpu")
+    res = train_experiment(cfg, out=tmp_path, device="cpu")
     meta = json.loads((res.path / "config.json").read_text())
     text = json.dumps(meta)
     assert '"pretrained_trunk": null' in text and '"regime": "scratch"' in text
@@ -278,15 +278,17 @@ def test_pal_pooling_rule_for_the_osnet_rows():
 def test_two_stage_mpn_smoke(tmp_path, monkeypatch):
     """mpn_ide then mpn at the gpu recipes (tiny width, size and batch, 2 iterations): MPN finds the IDE
     checkpoint through its init_from template and its record names that file."""
-    from partreid_core.engine.trainer import train
+    from partreid_core.experiments.runs import train_experiment
 
     monkeypatch.setenv("PARTREID_CHECKPOINTS", str(tmp_path / "ckpt"))
     tiny = parse_set(["model_overrides.backbone.pretrained=false", "model_overrides.backbone.width=0.25",
                       "data.size=[64,32]", "train.epochs=1", "train.iters_per_epoch=2", "data.p=4", "data.k=2",
                       "data.batch_size=8", "eval.rerank=false", "train.amp=off", "train.progress=false",
                       "analysis=[]"])
-    train(resolve_config("mpn_ide", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path, device="cpu")
-    res = train(resolve_config("mpn", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path, device="cpu")
+    train_experiment(resolve_config("mpn_ide", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path,
+                     device="cpu")
+    res = train_experiment(resolve_config("mpn", "gpu", dataset="synth-tiny", overrides=tiny), out=tmp_path,
+                           device="cpu")
     meta = json.loads((res.path / "config.json").read_text())
     from partreid_core.engine.trainer import checkpoint_path
     ide = checkpoint_path(resolve_config("mpn_ide", "gpu", dataset="synth-tiny", overrides=tiny), tmp_path)
@@ -298,7 +300,7 @@ def test_two_stage_mpn_smoke(tmp_path, monkeypatch):
 def test_a_gpu_checkpoint_loads_without_its_initial_weight_files(tmp_path, monkeypatch):
     """The state dict replaces every weight: evaluating a gpu checkpoint needs neither the ImageNet file nor
     MPN's IDE checkpoint."""
-    from partreid_core.experiments.config import config_to_dict
+    from partreid_core.engine.config import config_to_dict
     from partreid_core.experiments.robustness import load_trained
 
     monkeypatch.setenv("PARTREID_WEIGHTS", str(tmp_path / "empty"))

@@ -8,8 +8,10 @@ import pytest
 import yaml
 
 from partreid_core.cli import build_parser, main
-from partreid_core.experiments import launchers, records
-from partreid_core.experiments.config import config_to_dict, resolve_config
+from partreid_core.engine import records
+from partreid_core.engine.config import config_to_dict
+from partreid_core.experiments import launchers
+from partreid_core.experiments.config import resolve_config
 from partreid_core.experiments.launchers import LauncherConfig, from_args, run_point, submit_points
 from partreid_core.experiments.sweep import load_sweep, run_sweep
 

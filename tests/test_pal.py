@@ -1,4 +1,5 @@
 """PAL: PS head types (Fig. 2), ablation switches, training-only head, class-balanced L_ps (§3.5)."""
+import dataclasses
 import math
 
 import pytest
@@ -24,7 +25,7 @@ NARROW = {"backbone": {"width": 0.25}}
 
 
 def build(name, ps=None, base=None, num_classes=4):
-    return build_model(name, num_classes, {"base": {**NARROW, **(base or {})}, "ps": ps or {}})
+    return build_model(name, num_classes, {**NARROW, **(base or {}), "ps": ps or {}})
 
 
 def pk_batch(p=3, k=2, masks=True):
@@ -245,16 +246,25 @@ def test_small_scale_recipe_size_192x64():
     assert torch.isfinite(model.compute_losses(out, b)["ps"])
 
 
-def test_wrapper_accepts_base_keys_at_top_level():
-    from partreid_core.models import model_config
-
-    cfg = model_config("pcb_ps", {"backbone": {"width": 0.25}, "ps": {"weight": 0.5}})
-    assert cfg.base.backbone.width == 0.25 and cfg.ps.weight == 0.5
-    merged = model_config("pcb_ps", {"backbone": {"width": 0.5}, "base": {"backbone": {"last_stride": 2}}})
-    assert merged.base.backbone.width == 0.5 and merged.base.backbone.last_stride == 2
-    import pytest
-
+def test_a_ps_config_is_its_base_config_plus_ps():
     from partreid_core.config import ConfigError
+    from partreid_core.models import model_config
+    from partreid_core.models.pal import PS_VARIANTS, PCBPSConfig, base_config
+    from partreid_core.models.pcb import PCBConfig
+
+    cfg = model_config("pcb_ps", {"backbone": {"width": 0.25, "last_stride": 2}, "num_stripes": 4,
+                                  "ps": {"weight": 0.5}})
+    assert type(cfg) is PCBPSConfig and isinstance(cfg, PCBConfig)
+    assert cfg.backbone.width == 0.25 and cfg.backbone.last_stride == 2 and cfg.ps.weight == 0.5
+    base = base_config(cfg)
+    assert type(base) is PCBConfig and base == model_config("pcb", {"backbone": {"width": 0.25, "last_stride": 2},
+                                                                    "num_stripes": 4})
+    model = build_model("pcb_ps", 4, {"backbone": {"width": 0.25}, "num_stripes": 4})
+    assert model.base.cfg == model_config("pcb", {"backbone": {"width": 0.25}, "num_stripes": 4})
+    for name, (base_name, cls) in PS_VARIANTS.items():  # every variant: the base's fields and ps, base defaults
+        assert {f.name for f in dataclasses.fields(cls)} == {f.name for f in dataclasses.fields(
+            type(model_config(base_name)))} | {"ps"}, name
+        assert base_config(model_config(name)) == model_config(base_name), name
     with pytest.raises(ConfigError, match="nonsense"):
         model_config("pcb_ps", {"nonsense": 1})
 

@@ -122,7 +122,7 @@ def test_pretrain_record_cache_file_and_resume(tmp_path):
     assert list(hist.epoch) == [1, 2] and {"loss", "lr", "images_per_s", "heldout_top1"} <= set(hist.columns)
     assert [r["name"] for r in load_pretrain_records(out)] == ["straight"]
     # not a ReID run record: load_records does not list it
-    from partreid_core.experiments.records import load_records
+    from partreid_core.engine.records import load_records
     assert load_records(out).empty
 
     # the cache file is the trunk: pretrained: synth loads exactly its tensors, at width 0.25

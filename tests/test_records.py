@@ -9,7 +9,7 @@ import pytest
 from test_engine import TEST_DATA, TEST_MODEL  # noqa: F401  (registers the stand-ins)
 
 from partreid_core.config import ConfigError
-from partreid_core.experiments import records
+from partreid_core.engine import records
 from partreid_core.experiments.sweep import load_sweep, plan, run_sweep
 
 
@@ -142,7 +142,7 @@ def test_sweep_with_two_worker_processes(tmp_path):
 
 
 def test_results_root_finds_the_checkout_from_a_subfolder(tmp_path, monkeypatch):
-    from partreid_core.experiments.records import results_root
+    from partreid_core.engine.records import results_root
 
     monkeypatch.delenv("PARTREID_RESULTS", raising=False)
     (tmp_path / "partreid_core").mkdir()

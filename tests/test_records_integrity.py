@@ -24,10 +24,10 @@ import torch
 from test_engine import TEST_DATA, TEST_MODEL, tiny_config  # noqa: F401  (registers the stand-ins)
 
 from partreid_core.config import ConfigError, from_dict
-from partreid_core.engine import trainer
+from partreid_core.engine import records, trainer
+from partreid_core.engine.config import ExperimentConfig, TrainConfig
 from partreid_core.engine.trainer import CheckpointError, checkpoint_path, train
-from partreid_core.experiments import records
-from partreid_core.experiments.config import ExperimentConfig, TrainConfig, parse_set, resolve_config
+from partreid_core.experiments.config import parse_set, resolve_config
 from partreid_core.experiments.sweep import load_sweep, plan, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def test_resume_under_a_changed_config_is_refused_and_restart_trains_it(tmp_path
 
 
 def test_the_config_hash_ignores_what_does_not_change_training():
-    from partreid_core.experiments.config import config_to_dict
+    from partreid_core.engine.config import config_to_dict
 
     cfg = resolve_config("pal_globalpool", "smoke")
     h = records.config_hash(config_to_dict(cfg))
@@ -215,7 +215,7 @@ def test_epochs_zero_never_writes_a_record(tmp_path, monkeypatch):
 
 def _hold_lock(path: Path) -> subprocess.Popen:
     """Another process holding ``path``'s run lock until its stdin closes."""
-    code = ("import sys; from pathlib import Path; from partreid_core.experiments.records import run_lock\n"
+    code = ("import sys; from pathlib import Path; from partreid_core.engine.records import run_lock\n"
             f"with run_lock(Path({str(path)!r})):\n    print('held', flush=True); sys.stdin.read()\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from partreid_core.analysis.chapter_hooks import cgpn as hooks  # noqa: E402
-from partreid_core.experiments import records  # noqa: E402
+from partreid_core.engine import records  # noqa: E402
 from partreid_core.reporting.chapter import MISSING, open_chapter  # noqa: E402
 from partreid_core.reporting.papers import cgpn  # noqa: E402
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from pandas.io.formats.style import Styler
 
-from partreid_core.experiments import records
+from partreid_core.engine import records
 from partreid_core.reporting.chapter import MISSING, open_chapter
 from partreid_core.reporting.papers import mpn
 from partreid_core.reporting.papers.mpn import reference

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from partreid_core.experiments import records
+from partreid_core.engine import records
 from partreid_core.reporting.chapter import MISSING, open_chapter
 from partreid_core.reporting.papers import plr_osnet as plr
 

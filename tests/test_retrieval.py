@@ -46,8 +46,8 @@ def test_ranklist_record_end_to_end(tmp_path, capsys):
     from test_engine import TEST_DATA, TEST_MODEL
 
     from partreid_core.cli import main
+    from partreid_core.engine.records import checkpoint_file
     from partreid_core.experiments.ranklists import compare_checkpoints, load_ranklist
-    from partreid_core.experiments.records import checkpoint_file
     from partreid_core.reporting.figures import rank_list_figure
 
     recipe = tmp_path / "tiny.yaml"

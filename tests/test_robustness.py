@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from partreid_core.data import build_dataset
-from partreid_core.engine.trainer import checkpoint_path, train
+from partreid_core.engine.trainer import checkpoint_path
 from partreid_core.experiments.config import resolve_config
 from partreid_core.experiments.robustness import evaluate_under_knob, load_trained
+from partreid_core.experiments.runs import train_experiment
 
 
 def test_knob_levels_keep_the_same_test_people():
@@ -27,7 +28,7 @@ def test_missing_checkpoint_is_named(tmp_path):
 def test_evaluate_under_knob_writes_a_record(tmp_path):
     cfg = resolve_config("pal_globalpool", "smoke", {"train": {"checkpoint_dir": str(tmp_path / "ck")},
                                                      "experiment": "k", "run": "gp"})
-    train(cfg, out=tmp_path / "results", device="cpu")
+    train_experiment(cfg, out=tmp_path / "results", device="cpu")
     ckpt = checkpoint_path(cfg, tmp_path / "results")
     table = evaluate_under_knob(ckpt, "misalignment", [0.0, 1.0], device="cpu", out=tmp_path / "rec")
     assert list(table["level"]) == [0.0, 1.0] and table["rank1"].between(0, 100).all()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from partreid_core.experiments import records
+from partreid_core.engine import records
 from partreid_core.experiments.config import resolve_config
 from partreid_core.experiments.sweep import load_sweep, plan, run_sweep
 from partreid_core.reporting.claims import paired_test

@@ -84,7 +84,7 @@ def _constant_segmenter(cls: int) -> PartSegmenter:
 
 def test_ps_labels_come_from_the_segmenter_when_one_is_set(tmp_path):
     path = save_segmenter(tmp_path / "segmenter.pt", _constant_segmenter(2))
-    cfg = lambda ps: {"base": {"backbone": {"width": 0.25}}, "ps": ps}  # noqa: E731
+    cfg = lambda ps: {"backbone": {"width": 0.25}, "ps": ps}  # noqa: E731
     with_seg = build_model("globalpool_ps", 3, cfg({"segmenter": str(path)}))
     plain = build_model("globalpool_ps", 3, cfg({}))
     plain.load_state_dict(with_seg.state_dict())

@@ -16,7 +16,7 @@ from partreid_core.data.synth import PRESETS, SynthReID, build_synth
 from partreid_core.data.synth.dataset import VAL_SALT
 from partreid_core.data.synth.scene import sample_identity
 from partreid_core.data.types import EVAL_SPLITS, eval_splits
-from partreid_core.experiments import records
+from partreid_core.engine import records
 from partreid_core.experiments.config import resolve_config
 from partreid_core.reporting import provenance
 
@@ -134,13 +134,14 @@ def test_val_is_an_error_on_real_datasets(tmp_path):
 @pytest.fixture(scope="module")
 def val_run(tmp_path_factory):
     """A smoke run (synth-tiny, 64x32, 2x3 iterations) evaluated on the validation split."""
-    from partreid_core.engine.trainer import checkpoint_path, train
+    from partreid_core.engine.trainer import checkpoint_path
+    from partreid_core.experiments.runs import train_experiment
 
     tmp = tmp_path_factory.mktemp("val-run")
     cfg = resolve_config("pal_globalpool", "smoke", {"eval": {"split": "val"},
                                                     "train": {"checkpoint_dir": str(tmp / "ckpt")}},
                          experiment="val-split", seed=0)
-    res = train(cfg, out=tmp / "res", device="cpu")
+    res = train_experiment(cfg, out=tmp / "res", device="cpu")
     return res, checkpoint_path(cfg, tmp / "res")
 
 

@@ -1,8 +1,13 @@
-"""Part-feature similarity (PAL-F9): how redundant are a model's stripe features?"""
+"""Part-feature similarity (PAL-F9): how redundant are a model's stripe features? And the generic
+``part_similarity`` analysis hook that records it at the end of training."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..engine.hooks import AnalysisContext, training_outputs
+from .hooks import register_hook
 
 
 def part_similarity_matrix(part_feats: torch.Tensor) -> torch.Tensor:
@@ -46,3 +51,22 @@ def similarity_summary(sim: torch.Tensor) -> dict[str, float]:
         "mean_non_adjacent": float(sim[dist >= 2].mean()) if p > 2 else float("nan"),
         "min": float(off.min()),
     }
+
+
+@register_hook("part_similarity")
+def part_similarity(ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """Mean cosine similarity between the part features of one image (PAL-F9 style), on the query split.
+
+    Needs ``ModelOutput.aux["part_features"]`` (N, P, d). Returns ``matrix`` (P, P), the mean
+    over images of the per-image part-part cosine similarity, and ``per_image_mean`` (N,), the
+    mean off-diagonal similarity of each image. Models without part features return nothing.
+    """
+    feats = []
+    for out in training_outputs(ctx.model, ctx.query, ctx.device, limit=2000):
+        pf = out.aux.get("part_features") if hasattr(out, "aux") else None
+        if pf is None:
+            return {}
+        feats.append(pf.float().cpu())
+    pf = torch.cat(feats)
+    return {"matrix": part_similarity_matrix(pf).numpy(),
+            "per_image_mean": per_image_off_diagonal(pf).numpy().astype(np.float32)}

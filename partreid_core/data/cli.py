@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import time
 
+from . import build_dataset
+from .synth import build_synth, export_market
+from .synth.dataset import _render_job
+
 
 def _knobs(pairs: list[str] | None) -> dict:
     """``["occlusion=0.3", "domain=B"]`` -> {"occlusion": 0.3, "domain": "B"}."""
@@ -24,7 +28,6 @@ def _knobs(pairs: list[str] | None) -> dict:
 
 
 def _stats(args) -> int:
-    from . import build_dataset
     kwargs = _knobs(args.knob)
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -37,7 +40,6 @@ def _stats(args) -> int:
 
 
 def _export(args) -> int:
-    from .synth import build_synth, export_market
     ds = build_synth(args.preset, seed=args.seed, **_knobs(args.knob))
     t = time.time()
     counts = export_market(ds, args.out_dir, tuple(args.size))
@@ -49,7 +51,6 @@ def _bench(args) -> int:
     import numpy as np
     import torch
 
-    from .synth import build_synth
     torch.set_num_threads(1)
     ds = build_synth(args.preset, seed=args.seed, cache=False, **_knobs(args.knob))
     sizes = {s: len(ds.keys(s)) for s in ("train", "query", "gallery")}
@@ -65,7 +66,6 @@ def _bench(args) -> int:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        from .synth.dataset import _render_job
         chunks = np.array_split(idx, args.workers * 4)
         jobs = [(ds.preset, ds.seed, ds.knobs, "train", c.tolist(), size) for c in chunks]
         with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as ex:

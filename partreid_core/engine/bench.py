@@ -24,10 +24,13 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..data.types import Batch, SplitTensors, relabel
-from ..experiments.config import ExperimentConfig
+from ..evaluation import extract_features
 from ..models import build_model
+from ..models.complexity import complexity_row
+from .config import ExperimentConfig
 from .optim import build_optimizer
 from .pipeline import build_sampler, make_batch
+from .records import atomic_write_text, load_history
 from .trainer import amp_dtype_for, epoch_batches, load_splits, resolve_device
 
 
@@ -101,8 +104,6 @@ def _time_inference(model: torch.nn.Module, images: torch.Tensor, batch_size: in
                     dev: torch.device, amp: torch.dtype | None) -> float:
     """Test-descriptor images/s of ``model`` on uint8 ``images`` (N, 3, H, W): the evaluation's
     :func:`extract_features` without flip, best of ``repeats`` passes after one warm-up pass."""
-    from ..evaluation import extract_features
-
     model = model.to(dev).to(memory_format=torch.channels_last)
     times = []
     for r in range(repeats + 1):
@@ -124,8 +125,6 @@ def bench_models(cfgs: dict[str, ExperimentConfig], steps: int = 10, warmup: int
     ``infer_images`` test images (the recipe's eval batch size, amp as in training, no flip). One row
     per label with both rates and the model's parameter / MAC counts at the recipe's input size.
     """
-    from ..models.complexity import complexity_row
-
     dev = resolve_device(device)
     rows = []
     for label, cfg in cfgs.items():
@@ -199,8 +198,6 @@ def compare_runs(a: str | Path, b: str | Path, loss_rtol: float = 1e-3, map_atol
     rank-1 within one query (100 / valid queries points), since one query changing its top match moves rank-1 by
     that much. Returns the differences, the tolerances and ``ok``.
     """
-    from ..experiments.records import load_history
-
     a, b = Path(a), Path(b)
     ma, mb = (json.loads((p / "metrics.json").read_text()) for p in (a, b))
     ha, hb = load_history(a), load_history(b)
@@ -269,7 +266,6 @@ def gpu_check_summary(root: str | Path) -> tuple[list[dict[str, Any]], str]:
     root = Path(root)
     lines = (root / "gpu-check" / "steps.jsonl").read_text().splitlines()
     rows = [_summary_row(root, json.loads(s)) for s in lines if s.strip()]
-    from ..experiments.records import atomic_write_text
 
     atomic_write_text(root / "gpu-check" / "summary.json", json.dumps(rows, indent=2))
     cols = ("step", "status", "seconds", "met", "result", "target")

@@ -1,15 +1,22 @@
-"""Analysis hooks: named functions run once at the end of training whose arrays go to ``analysis.npz``.
+"""The trainer's hook interface, after detectron2's ``HookBase``, and generic helpers for hooks.
 
-A hook receives an :class:`AnalysisContext` and returns ``{array_name: np.ndarray}``; the
-engine stores each array as ``"<hook>/<array_name>"`` in the run's ``analysis.npz`` (keep
-them small: the whole file should stay within a few MB). Register one with::
+A hook is an object handed to :func:`partreid_core.engine.trainer.train` (``hooks=[...]``). Training calls
+``hook.after_train(ctx)`` once, after the final evaluation, with an :class:`AnalysisContext`; the
+``{array_name: np.ndarray}`` it returns is stored as ``"<hook.name>/<array_name>"`` in the run's
+``analysis.npz`` (keep them small: the whole file should stay within a few MB)::
 
-    @register_hook("part_similarity")
-    def part_similarity(ctx: AnalysisContext) -> dict[str, np.ndarray]: ...
+    class PartSimilarity(HookBase):
+        name = "part_similarity"
+
+        def after_train(self, ctx: AnalysisContext) -> dict[str, np.ndarray]: ...
+
+The engine holds no hooks of its own and no name -> hook registry: the names a config lists under
+``analysis:`` are resolved into hook objects by :mod:`partreid_core.analysis.hooks` (``build_hooks``), which
+the experiments layer calls (:func:`partreid_core.experiments.runs.train_experiment`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,16 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..analysis.part_similarity import part_similarity_matrix, per_image_off_diagonal
 from ..data.transforms import normalize
 from ..data.types import SplitTensors
-from ..registry import Registry
-
-HOOKS: Registry[Callable[..., dict]] = Registry("analysis hook")
-
-
-def register_hook(name: str):
-    return HOOKS.register(name)
 
 
 @dataclass
@@ -42,15 +41,45 @@ class AnalysisContext:
     amp_dtype: torch.dtype | None = None
 
 
-def run_hooks(names: list[str], ctx: AnalysisContext) -> dict[str, np.ndarray]:
-    """Run the named hooks; returns the merged ``"<hook>/<array>"`` dict."""
-    from ..analysis import chapter_hooks  # noqa: F401  (registers the chapters' hooks)
+class HookBase:
+    """Base class of the trainer's hooks: override the points you need.
 
+    ``name`` is the prefix of the hook's arrays in ``analysis.npz`` and the name a config's ``analysis:`` list
+    gives it (:func:`check_hooks`).
+    """
+
+    name: str = ""
+
+    def after_train(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        """Called once on rank 0 after the final evaluation, the model in eval mode; returns arrays for the record."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+def check_hooks(names: Sequence[str], hooks: Sequence[HookBase]) -> None:
+    """Raise ValueError unless every name in ``names`` (a config's ``analysis:`` list) has a hook of that name.
+
+    A config that names hooks must come with their objects: the engine does not look names up, so a run
+    trained without them would write a record that lacks the arrays its config promises.
+    """
+    given = {h.name for h in hooks}
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise ValueError(
+            f"the config names analysis hooks {missing} but train() was given "
+            f"{sorted(given) if given else 'no hook objects'}: train a config with named hooks through "
+            "partreid_core.experiments.runs.train_experiment (which builds them from analysis:), or pass "
+            "hooks=partreid_core.analysis.hooks.build_hooks(cfg.analysis)")
+
+
+def run_after_train(hooks: Sequence[HookBase], ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """Every hook's ``after_train(ctx)``, in order, merged as ``{"<hook.name>/<array>": np.ndarray}``."""
     out: dict[str, np.ndarray] = {}
-    for name in names:
-        arrays = HOOKS.get(name).builder(ctx)
-        for k, v in arrays.items():
-            out[f"{name}/{k}"] = np.asarray(v)
+    for hook in hooks:
+        for k, v in hook.after_train(ctx).items():
+            out[f"{hook.name}/{k}"] = np.asarray(v)
     return out
 
 
@@ -82,7 +111,7 @@ def bn_eval_forward(model: torch.nn.Module):
 
 @torch.no_grad()
 def training_outputs(model: torch.nn.Module, split: SplitTensors, device: torch.device, batch_size: int = 128,
-                     limit: int | None = None):
+                     limit: int | None = None) -> Iterator[Any]:
     """Train-mode forward outputs (``ModelOutput``) for a split, with BN in eval mode (running stats),
     yielded batch by batch; for analyses that need ``aux`` tensors such as ``part_features``."""
     n = len(split) if limit is None else min(limit, len(split))
@@ -95,20 +124,5 @@ def training_outputs(model: torch.nn.Module, split: SplitTensors, device: torch.
             yield model(images, masks=masks, keypoints=kps)
 
 
-@register_hook("part_similarity")
-def part_similarity(ctx: AnalysisContext) -> dict[str, np.ndarray]:
-    """Mean cosine similarity between the part features of one image (PAL-F9 style), on the query split.
-
-    Needs ``ModelOutput.aux["part_features"]`` (N, P, d). Returns ``matrix`` (P, P), the mean
-    over images of the per-image part-part cosine similarity, and ``per_image_mean`` (N,), the
-    mean off-diagonal similarity of each image. Models without part features return nothing.
-    """
-    feats = []
-    for out in training_outputs(ctx.model, ctx.query, ctx.device, limit=2000):
-        pf = out.aux.get("part_features") if hasattr(out, "aux") else None
-        if pf is None:
-            return {}
-        feats.append(pf.float().cpu())
-    pf = torch.cat(feats)
-    return {"matrix": part_similarity_matrix(pf).numpy(),
-            "per_image_mean": per_image_off_diagonal(pf).numpy().astype(np.float32)}
+__all__ = ["AnalysisContext", "HookBase", "check_hooks", "run_after_train", "eval_mode", "bn_eval_forward",
+           "training_outputs"]

@@ -6,8 +6,8 @@ import math
 import torch
 from torch import nn
 
-from ..experiments.config import OptimConfig, ScheduleConfig
 from ..models.backbones import is_backbone_param
+from .config import OptimConfig, ScheduleConfig
 
 #: top-level child names whose parameters form the "backbone" group when a model has no ``param_groups()``
 BACKBONE_PREFIXES: tuple[str, ...] = ("backbone", "trunk")

@@ -11,7 +11,7 @@ from ..data.augment import pad_crop, random_erasing, random_hflip, random_shift,
 from ..data.sampler import PKSampler, RandomBatchSampler
 from ..data.transforms import normalize
 from ..data.types import Batch, SplitTensors
-from ..experiments.config import DataConfig
+from .config import DataConfig
 
 
 def build_sampler(cfg: DataConfig, labels: torch.Tensor):

@@ -7,9 +7,10 @@ alternating update) with named parameter groups; then per epoch draw the sampler
 augment them on the device, forward under bf16 autocast, check every loss term is finite,
 step, log, evaluate when due and write an atomic checkpoint (model, optimisers, history, all
 RNG states) so ``resume=True`` continues to exactly the metrics of an uninterrupted run on CPU.
-At the end: the final evaluation (with re-ranking), the analysis hooks, and the record.
+At the end: the final evaluation (with re-ranking), the hooks' ``after_train`` (hook objects the
+caller passes: the engine knows no hook by name), and the record.
 
-What guards the record (see :mod:`partreid_core.experiments.records`): before any data is loaded the
+What guards the record (see :mod:`partreid_core.engine.records`): before any data is loaded the
 model's config is validated, the records and checkpoint folders are checked writable and the run folder is
 locked (one writer per run); a checkpoint is resumed only when its config hash equals this config's
 (otherwise :class:`CheckpointError` names the differing keys; ``restart=True`` trains from scratch), and
@@ -26,6 +27,7 @@ import random
 import shutil
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,13 @@ from tqdm import tqdm  # plain: tqdm.auto warns in kernels without ipywidgets (t
 from ..data import build_dataset
 from ..data.translate import translate_split
 from ..data.types import SplitTensors, eval_splits, relabel
-from ..experiments import records
-from ..experiments.config import ExperimentConfig, config_to_dict
+from ..evaluation import evaluate_model
 from ..models import build_model
 from ..models.backbones import pretrained_provenance, trunk_provenance
 from ..models.registry import model_config
-from .hooks import AnalysisContext, eval_mode, run_hooks
+from . import records
+from .config import ExperimentConfig, config_to_dict
+from .hooks import AnalysisContext, HookBase, check_hooks, eval_mode, run_after_train
 from .optim import apply_lr, build_optimizer, lr_factor, split_param_groups
 from .pipeline import build_sampler, make_batch
 
@@ -239,8 +242,6 @@ def _set_rng_state(state: dict[str, Any], gens: dict[str, torch.Generator]) -> N
 
 def evaluate(model: torch.nn.Module, query: SplitTensors, gallery: SplitTensors, cfg: ExperimentConfig,
              device: torch.device, amp_dtype: torch.dtype | None, rerank: bool) -> dict[str, float]:
-    from ..evaluation import evaluate_model  # imported late: the evaluation package is optional at import
-
     with eval_mode(model), torch.no_grad():
         return evaluate_model(model, query, gallery, metric=cfg.eval.metric, flip=cfg.eval.flip, rerank=rerank,
                               batch_size=cfg.eval.batch_size, device=device, amp_dtype=amp_dtype)
@@ -298,12 +299,174 @@ def _freeze_bn_of(model: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> N
 
 
 # ---------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def save_checkpoint(ckpt: Path, core: torch.nn.Module, optimizers: list[torch.optim.Optimizer],
+                    history: list[dict[str, Any]], epoch: int, gens: dict[str, torch.Generator], elapsed: float,
+                    cfg: ExperimentConfig, num_classes: int, rank: int = 0) -> None:
+    """Write the state after ``epoch`` (1-based) epochs atomically: on rank 0 ``ckpt`` (model, optimisers, history,
+    RNG states, elapsed seconds, the config and its hash, the class count); on another rank only its RNG
+    states (``rng-rank<r>.pt`` beside it), so a resumed DDP run continues every rank's own augmentation draws."""
+    if rank == 0:
+        _atomic_save({"model": core.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
+                      "history": history, "epoch": epoch, "rng": _rng_state(gens), "elapsed": elapsed,
+                      "config": config_to_dict(cfg), "config_hash": records.config_hash(config_to_dict(cfg)),
+                      "num_classes": num_classes}, ckpt)
+    else:
+        _atomic_save(_rng_state(gens), ckpt.with_name(f"rng-rank{rank}.pt"))
+
+
+def load_checkpoint(state: dict[str, Any], ckpt: Path, core: torch.nn.Module,
+                    optimizers: list[torch.optim.Optimizer], gens: dict[str, torch.Generator], num_classes: int,
+                    rank: int = 0) -> tuple[list[dict[str, Any]], int, float]:
+    """Restore a checkpoint read by :func:`load_resume_state` into the model, optimisers and generators.
+
+    Returns ``(history, epochs done, elapsed seconds)``. Raises CheckpointError when it is for another class
+    count or does not fit the model or optimisers.
+    """
+    if state.get("num_classes") != num_classes:
+        raise CheckpointError(f"the checkpoint {ckpt} is for {state.get('num_classes')} training identities, "
+                              f"this run's data has {num_classes}: pass --restart to train from scratch")
+    try:
+        core.load_state_dict(state["model"])
+        for opt, s in zip(optimizers, state["optimizers"], strict=True):
+            opt.load_state_dict(s)
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"the checkpoint {ckpt} does not fit this run's model or optimisers "
+                              f"({type(e).__name__}: {str(e).splitlines()[0]}): pass --restart") from None
+    rank_rng = ckpt.with_name(f"rng-rank{rank}.pt")
+    _set_rng_state(torch.load(rank_rng, weights_only=False) if rank and rank_rng.is_file() else state["rng"], gens)
+    return state["history"], state["epoch"], state["elapsed"]
+
+
+# ---------------------------------------------------------------------------------------------
+# one epoch
+
+
+@dataclass
+class Trainee:
+    """What the epochs update, and how: built once per run by :func:`_train_locked`.
+
+    ``core`` is the model itself (losses, state dicts, evaluation), ``model`` the module put in train mode
+    (``core`` or its DDP wrapper), ``fwd`` what the batches go through (``model`` or ``torch.compile(model)``).
+    ``optimizers[i]`` steps the loss terms ``phases[i]`` (None: every term; one entry for a joint update).
+    ``manual_sync``: gradients are averaged over ranks explicitly (alternating updates under DDP).
+    """
+
+    core: torch.nn.Module
+    model: torch.nn.Module
+    fwd: Any
+    optimizers: list[torch.optim.Optimizer]
+    phases: list[tuple[str, ...] | None]
+    scaler: torch.amp.GradScaler | None
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    rank: int = 0
+    world: int = 1
+    manual_sync: bool = False
+
+
+def _step(t: Trainee, cfg: ExperimentConfig, batch, epoch: int, step: int, frozen: list[torch.nn.Parameter],
+          sums: dict[str, torch.Tensor], counts: dict[str, int]) -> None:
+    """One forward / backward / optimiser step per update phase on ``batch``; adds each term to ``sums``."""
+    for terms, opt in zip(t.phases, t.optimizers, strict=True):
+        with torch.autocast(t.device.type, dtype=t.amp_dtype or torch.float32, enabled=t.amp_dtype is not None):
+            output = t.fwd(batch.images, masks=batch.masks, keypoints=batch.keypoints)
+        losses = _select(t.core.compute_losses(output, batch), terms, t.phases)
+        if not losses:
+            raise ValueError(f"no loss terms selected for phase {terms}")
+        vals = torch.stack([v.detach().float() for v in losses.values()])
+        if not bool(torch.isfinite(vals).all()):
+            bad = [k for k, v in zip(losses, vals.tolist(), strict=True) if not np.isfinite(v)]
+            raise NonFiniteLossError(
+                f"non-finite loss at epoch {epoch + 1}, step {step + 1}: term {bad[0]!r} = "
+                f"{losses[bad[0]].item()} (all terms: {dict(zip(losses, vals.tolist(), strict=True))})")
+        total = sum(losses.values())
+        opt.zero_grad(set_to_none=True)
+        if t.scaler is not None:
+            t.scaler.scale(total).backward()
+        else:
+            total.backward()
+        if t.manual_sync:
+            _allreduce_grads(t.core, t.world)
+        for p in frozen:
+            p.grad = None
+        if cfg.train.grad_clip:
+            if t.scaler is not None:
+                t.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(t.core.parameters(), cfg.train.grad_clip)
+        if t.scaler is not None:
+            t.scaler.step(opt)
+            t.scaler.update()
+        else:
+            opt.step()
+        for k, v in losses.items():  # a term in several phases (PAL's "ps") is averaged over them
+            sums[k] = sums.get(k, 0.0) + v.detach().float()
+            counts[k] = counts.get(k, 0) + 1
+
+
+def train_one_epoch(t: Trainee, cfg: ExperimentConfig, train_split: SplitTensors, labels: torch.Tensor,
+                    batches: list[torch.Tensor], epoch: int, gen: torch.Generator, show: bool = False
+                    ) -> dict[str, Any]:
+    """Train epoch ``epoch`` (0-based) over ``batches`` (index tensors into ``train_split``, see
+    :func:`epoch_batches`); ``gen`` draws the augmentations.
+
+    Returns the epoch's history row: ``epoch`` (1-based), ``loss`` and ``loss/<term>`` (means over the epoch's
+    steps, averaged over ranks), ``lr`` and ``lr/[<optimiser>:]<group>`` after the last step, ``images_per_s``,
+    ``time_s``.
+    """
+    n_steps, epochs = len(batches), cfg.train.epochs
+    frozen = _frozen_params(t.core, cfg, epoch)
+    t.model.train()
+    if frozen:
+        _freeze_bn_of(t.core, frozen)
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    n_images, t0 = 0, time.time()
+    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False)
+    for step, idx in enumerate(bar):
+        factor = lr_factor(cfg.schedule, epoch, step, n_steps, epochs)
+        for opt in t.optimizers:
+            apply_lr(opt, factor)
+        if t.world > 1:
+            share = len(idx) // t.world
+            idx = idx[t.rank * share:(t.rank + 1) * share]
+        batch = make_batch(train_split, labels, idx, cfg.data, gen, cfg.train.channels_last)
+        _step(t, cfg, batch, epoch, step, frozen, sums, counts)
+        n_images += len(idx) * t.world
+        if show and (step % 10 == 0 or step == n_steps - 1):
+            rate = n_images / max(1e-9, time.time() - t0)
+            bar.set_postfix(loss=f"{sum(float(v) / counts[k] for k, v in sums.items()):.3f}",
+                            lr=f"{t.optimizers[0].param_groups[0]['lr']:.2e}", img_s=f"{rate:.0f}")
+    if t.device.type == "cuda":
+        torch.cuda.synchronize(t.device)
+    dt = time.time() - t0
+    row: dict[str, Any] = {"epoch": epoch + 1}
+    means = {k: float(v) / counts[k] for k, v in sums.items()}
+    if t.world > 1:  # average the epoch means over ranks so the record describes the whole batch
+        m = torch.tensor(list(means.values()), device=t.device, dtype=torch.float64)
+        dist.all_reduce(m)
+        means = dict(zip(means, (m / t.world).tolist(), strict=True))
+    row["loss"] = sum(means.values())
+    row.update({f"loss/{k}": v for k, v in means.items()})
+    row["lr"] = t.optimizers[0].param_groups[0]["lr"]
+    for i, opt in enumerate(t.optimizers):
+        pre = "" if len(t.optimizers) == 1 else f"{i}:"
+        row.update({f"lr/{pre}{g['name']}": g["lr"] for g in opt.param_groups})
+    row["images_per_s"] = n_images / max(dt, 1e-9)
+    row["time_s"] = dt
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = False,
           device: str | torch.device | None = None, stop_after_epochs: int | None = None,
           splits: tuple[SplitTensors, SplitTensors, SplitTensors] | None = None,
-          variant: str = "", restart: bool = False, skip_existing: bool = False) -> RunResult:
+          variant: str = "", restart: bool = False, skip_existing: bool = False,
+          hooks: Sequence[HookBase] | None = None) -> RunResult:
     """Train ``cfg`` and write its record to ``out/<experiment>/<run>/``.
 
     Args:
@@ -317,8 +480,13 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
         variant: a label stored in config.json (the sweep runner's variant name).
         skip_existing: once the run's lock is held, return the existing record (``status="exists"``) when it
             is complete: a sweep started beside another never trains a run twice.
+        hooks: :class:`~partreid_core.engine.hooks.HookBase` objects; after the final evaluation each one's
+            ``after_train`` arrays go to ``analysis.npz`` as ``"<hook.name>/<array>"``. Every name in
+            ``cfg.analysis`` needs a hook of that name (the experiments layer builds them:
+            :func:`partreid_core.experiments.runs.train_experiment`).
 
     Raises:
+        ValueError: ``cfg.analysis`` names a hook that ``hooks`` lacks (before anything else is done).
         NonFiniteLossError: a loss term is NaN/inf, naming epoch (1-based), step and term.
         CheckpointError: the checkpoint is unreadable, of another config or class count, or cannot be written.
         RunLockedError: another process is training this run (``records.run_lock``).
@@ -326,6 +494,8 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
             (checked before any data is loaded, and on every write).
     """
     t_start = time.time()
+    hooks = list(hooks or ())
+    check_hooks(cfg.analysis, hooks)
     device = resolve_device(device)
     rank, world = init_distributed(device)
     # Fail before work: the model's own fields (typed, validated) and both output folders, then the lock.
@@ -345,13 +515,13 @@ def train(cfg: ExperimentConfig, out: str | Path = "results", resume: bool = Fal
             metrics.pop("run_id", None)
             return RunResult(path, metrics, history, status="exists")
         return _train_locked(cfg, path, ckpt, resume, restart, device, rank, world, stop_after_epochs, splits,
-                             variant, t_start, out)
+                             variant, t_start, out, hooks)
 
 
 def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, restart: bool,
                   device: torch.device, rank: int, world: int, stop_after_epochs: int | None,
                   splits: tuple[SplitTensors, SplitTensors, SplitTensors] | None, variant: str,
-                  t_start: float, out: str | Path = "results") -> RunResult:
+                  t_start: float, out: str | Path, hooks: list[HookBase]) -> RunResult:
     """The body of :func:`train` once the run's folders are checked and its lock is held."""
     state = None
     if restart:
@@ -378,7 +548,6 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
     trunk_source = pretrained_provenance(core)  # "imagenet:<file> sha256:<hex>", "ide:...", or "none"
     if cfg.train.channels_last:
         core = core.to(memory_format=torch.channels_last)
-    phases = _phase_terms(cfg)
     optimizers = ([build_optimizer(core, cfg.optim)] if cfg.train.update == "joint"
                   else [build_optimizer(core, cfg.optim, base_lr=p.lr) for p in cfg.train.phases])
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 and device.type == "cuda" else None
@@ -396,19 +565,7 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
     if rank == 0:
         check_checkpoint_space(ckpt.parent, core, len(optimizers))
     if state is not None:
-        if state.get("num_classes") != num_classes:
-            raise CheckpointError(f"the checkpoint {ckpt} is for {state.get('num_classes')} training identities, "
-                                  f"this run's data has {num_classes}: pass --restart to train from scratch")
-        try:
-            core.load_state_dict(state["model"])
-            for opt, s in zip(optimizers, state["optimizers"], strict=True):
-                opt.load_state_dict(s)
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"the checkpoint {ckpt} does not fit this run's model or optimisers "
-                                  f"({type(e).__name__}: {str(e).splitlines()[0]}): pass --restart") from None
-        history, start_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
-        rank_rng = ckpt.with_name(f"rng-rank{rank}.pt")
-        _set_rng_state(torch.load(rank_rng, weights_only=False) if rank and rank_rng.is_file() else state["rng"], gens)
+        history, start_epoch, elapsed_before = load_checkpoint(state, ckpt, core, optimizers, gens, num_classes, rank)
         if rank == 0:
             print(f"resumed {ckpt} at epoch {start_epoch}/{cfg.train.epochs}")
 
@@ -419,89 +576,17 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
     if world > 1 and not manual_sync:
         model = torch.nn.parallel.DistributedDataParallel(core, device_ids=[device] if device.type == "cuda" else None)
     elif manual_sync:
-        for t in core.state_dict().values():
-            dist.broadcast(t, 0)
-    fwd = torch.compile(model) if cfg.train.compile else model
+        for tensor in core.state_dict().values():
+            dist.broadcast(tensor, 0)
+    trainee = Trainee(core, model, torch.compile(model) if cfg.train.compile else model, optimizers,
+                      _phase_terms(cfg), scaler, device, amp_dtype, rank, world, manual_sync)
 
     epochs = cfg.train.epochs
-    config_hash = records.config_hash(config_to_dict(cfg))
     last_epoch = epochs if stop_after_epochs is None else min(epochs, start_epoch + stop_after_epochs)
     show = cfg.train.progress and rank == 0
     for epoch in range(start_epoch, last_epoch):
         batches = epoch_batches(sampler, gens["sampler"], cfg.train.iters_per_epoch)
-        n_steps = len(batches)
-        frozen = _frozen_params(core, cfg, epoch)
-        model.train()
-        if frozen:
-            _freeze_bn_of(core, frozen)
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}
-        n_images, t0 = 0, time.time()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False)
-        for step, idx in enumerate(bar):
-            factor = lr_factor(cfg.schedule, epoch, step, n_steps, epochs)
-            for opt in optimizers:
-                apply_lr(opt, factor)
-            if world > 1:
-                share = len(idx) // world
-                idx = idx[rank * share:(rank + 1) * share]
-            batch = make_batch(train_split, labels, idx, cfg.data, gens["augment"], cfg.train.channels_last)
-            for terms, opt in zip(phases, optimizers, strict=True):
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                    output = fwd(batch.images, masks=batch.masks, keypoints=batch.keypoints)
-                losses = _select(core.compute_losses(output, batch), terms, phases)
-                if not losses:
-                    raise ValueError(f"no loss terms selected for phase {terms}")
-                vals = torch.stack([v.detach().float() for v in losses.values()])
-                if not bool(torch.isfinite(vals).all()):
-                    bad = [k for k, v in zip(losses, vals.tolist(), strict=True) if not np.isfinite(v)]
-                    raise NonFiniteLossError(
-                        f"non-finite loss at epoch {epoch + 1}, step {step + 1}: term {bad[0]!r} = "
-                        f"{losses[bad[0]].item()} (all terms: {dict(zip(losses, vals.tolist(), strict=True))})")
-                total = sum(losses.values())
-                opt.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(total).backward()
-                else:
-                    total.backward()
-                if manual_sync:
-                    _allreduce_grads(core, world)
-                for p in frozen:
-                    p.grad = None
-                if cfg.train.grad_clip:
-                    if scaler is not None:
-                        scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(core.parameters(), cfg.train.grad_clip)
-                if scaler is not None:
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    opt.step()
-                for k, v in losses.items():  # a term in several phases (PAL's "ps") is averaged over them
-                    sums[k] = sums.get(k, 0.0) + v.detach().float()
-                    counts[k] = counts.get(k, 0) + 1
-            n_images += len(idx) * world
-            if show and (step % 10 == 0 or step == n_steps - 1):
-                rate = n_images / max(1e-9, time.time() - t0)
-                bar.set_postfix(loss=f"{sum(float(v) / counts[k] for k, v in sums.items()):.3f}",
-                                lr=f"{optimizers[0].param_groups[0]['lr']:.2e}", img_s=f"{rate:.0f}")
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        dt = time.time() - t0
-        row: dict[str, Any] = {"epoch": epoch + 1}
-        means = {k: float(v) / counts[k] for k, v in sums.items()}
-        if world > 1:  # average the epoch means over ranks so the record describes the whole batch
-            t = torch.tensor(list(means.values()), device=device, dtype=torch.float64)
-            dist.all_reduce(t)
-            means = dict(zip(means, (t / world).tolist(), strict=True))
-        row["loss"] = sum(means.values())
-        row.update({f"loss/{k}": v for k, v in means.items()})
-        row["lr"] = optimizers[0].param_groups[0]["lr"]
-        for i, opt in enumerate(optimizers):
-            pre = "" if len(optimizers) == 1 else f"{i}:"
-            row.update({f"lr/{pre}{g['name']}": g["lr"] for g in opt.param_groups})
-        row["images_per_s"] = n_images / max(dt, 1e-9)
-        row["time_s"] = dt
+        row = train_one_epoch(trainee, cfg, train_split, labels, batches, epoch, gens["augment"], show)
         due = cfg.eval.every and (epoch + 1) % cfg.eval.every == 0 and epoch + 1 < epochs
         if due and rank == 0:
             row.update(evaluate(core, query, gallery, cfg, device, eval_dtype, rerank=False))
@@ -509,13 +594,8 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
         if show:
             print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
                 f"{k}={v:.4g}" for k, v in row.items() if k in ("loss", "lr", "images_per_s", "rank1", "mAP")))
-        if rank == 0:
-            _atomic_save({"model": core.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
-                          "history": history, "epoch": epoch + 1, "rng": _rng_state(gens),
-                          "elapsed": elapsed_before + time.time() - t_start, "config": config_to_dict(cfg),
-                          "config_hash": config_hash, "num_classes": num_classes}, ckpt)
-        else:  # each rank's augmentation stream, so a resumed DDP run continues every rank's own draws
-            _atomic_save(_rng_state(gens), ckpt.with_name(f"rng-rank{rank}.pt"))
+        save_checkpoint(ckpt, core, optimizers, history, epoch + 1, gens, elapsed_before + time.time() - t_start,
+                        cfg, num_classes, rank)
         if world > 1:
             dist.barrier()
 
@@ -527,25 +607,33 @@ def _train_locked(cfg: ExperimentConfig, path: Path, ckpt: Path, resume: bool, r
         if history:
             history[-1].update({k: v for k, v in metrics.items() if not k.startswith("rr_")})
         arrays = {}
-        if cfg.analysis:
+        if hooks:
             core.eval()
-            arrays = run_hooks(cfg.analysis, AnalysisContext(core, train_split, query, gallery, cfg, device,
+            arrays = run_after_train(hooks, AnalysisContext(core, train_split, query, gallery, cfg, device,
                                                             eval_dtype))
-        path.mkdir(parents=True, exist_ok=True)
-        run_id = records.new_run_id()
         meta = {"seed": cfg.seed, "variant": variant, "num_train_ids": num_classes, "world_size": world,
                 "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
                 "eval_precision": str(eval_dtype or torch.float32).removeprefix("torch."),
-                "wall_time_s": elapsed_before + time.time() - t_start, "run_id": run_id,
-                "config_hash": config_hash, **records.environment(device_name(device)),
+                "wall_time_s": elapsed_before + time.time() - t_start, **records.environment(device_name(device)),
                 # regime and pretrained_trunk: what the config asks for, or what was loaded (MPN's IDE stage)
                 **trunk_provenance(model_config(cfg.model, cfg.model_overrides), loaded=trunk_source)}
-        records.begin_record(path)  # a stale metrics.json goes first: a kill below leaves an incomplete record
-        records.write_config(path, config_to_dict(cfg), meta)
-        records.write_history(path, history)
-        if arrays:
-            records.write_analysis(path, arrays)
-        records.write_metrics(path, {**metrics, "split": cfg.eval.split}, run_id)  # last, with config.json's run id
+        write_run_record(path, cfg, meta, history, metrics, arrays)
     if world > 1:
         dist.barrier()
     return RunResult(path, metrics, history)
+
+
+def write_run_record(path: Path, cfg: ExperimentConfig, meta: dict[str, Any], history: list[dict[str, Any]],
+                     metrics: dict[str, float], arrays: dict[str, np.ndarray]) -> None:
+    """Write the record of a finished run: config.json (``cfg`` with ``meta``, a fresh ``run_id`` and the config
+    hash), history.csv, analysis.npz (when ``arrays``) and, last, metrics.json with the same run id and
+    ``cfg.eval.split``; a stale metrics.json goes first, so a kill midway leaves an incomplete record."""
+    path.mkdir(parents=True, exist_ok=True)
+    run_id = records.new_run_id()
+    meta = {**meta, "run_id": run_id, "config_hash": records.config_hash(config_to_dict(cfg))}
+    records.begin_record(path)
+    records.write_config(path, config_to_dict(cfg), meta)
+    records.write_history(path, history)
+    if arrays:
+        records.write_analysis(path, arrays)
+    records.write_metrics(path, {**metrics, "split": cfg.eval.split}, run_id)

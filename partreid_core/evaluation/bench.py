@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .metrics import EvalResult, evaluate
+from .rerank import re_ranking
 
 #: (queries, gallery, identities, cameras, pid-0 distractors, pid -1 junk) of the benchmark problems.
 SCALES = {
@@ -196,8 +197,6 @@ def run_bench(scale: str = "market", queries: int | None = None, gallery: int | 
         f"(max |diff| {max(diffs.values()):.2e} percent points)")
     extra: dict = {}
     if rerank:
-        from .rerank import re_ranking
-
         t_rr: dict[str, float] = {}
         _cuda_sync(device)
         t0 = time.perf_counter()

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import records
+from ..engine import records
+from .robustness import evaluate_under_knob
 
 ROBUSTNESS_EXPERIMENT = "comparison-robustness"
 #: knob -> levels of the robustness curves (synth-s trains at misalignment 0.3, occlusion 0, domain A)
@@ -90,8 +91,6 @@ def run_robustness(knob: str, methods: Sequence[Method] | None = None, seeds: Se
     not trained here: the message names the path), ``run not complete`` (a checkpoint but no run record
     yet: the run may still be training) or ``failed: <error>``.
     """
-    from .robustness import evaluate_under_knob
-
     if knob not in ROBUSTNESS_LEVELS and levels is None:
         raise KeyError(f"no default levels for knob {knob!r}; give levels (defaults exist for "
                        f"{', '.join(ROBUSTNESS_LEVELS)})")

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import records
-from .config import ExperimentConfig, config_from_dict, config_to_dict
+from ..engine import records
+from ..engine.config import ExperimentConfig, config_from_dict, config_to_dict
+from .runs import train_experiment
 
 LAUNCHERS = ("local", "submitit")
 
@@ -98,7 +99,7 @@ def run_point(cfg: dict[str, Any], out: str, variant: str, train_kwargs: dict[st
     if records.is_complete(final):
         return "exists"
     if train_fn is None:
-        from ..engine.trainer import train as train_fn
+        train_fn = train_experiment
         threads = os.environ.get("SLURM_CPUS_PER_TASK")
         if threads:  # torch counts the node's cores, not the job's allotment
             import torch

@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import records
+from ..analysis.hooks import build_hooks
+from ..engine import records
+from ..engine.hooks import AnalysisContext, run_after_train
+from ..engine.trainer import amp_dtype_for, device_name, load_splits, resolve_device
+from .robustness import load_trained
 
 
 def analyze_checkpoint(checkpoint: str | Path, hooks: list[str], out: str | Path = "results",
@@ -23,13 +27,7 @@ def analyze_checkpoint(checkpoint: str | Path, hooks: list[str], out: str | Path
         FileNotFoundError: no checkpoint, or no complete record for its run under ``out``.
         KeyError: an unknown hook name (the registry lists the known ones).
     """
-    from ..analysis import chapter_hooks  # noqa: F401  (registers the chapters' hooks)
-    from ..engine.hooks import HOOKS, AnalysisContext, run_hooks
-    from ..engine.trainer import amp_dtype_for, device_name, load_splits, resolve_device
-    from .robustness import load_trained
-
-    for h in hooks:
-        HOOKS.get(h)  # fail before loading anything
+    objects = build_hooks(hooks)  # an unknown name fails before anything is loaded
     dev = resolve_device(device)
     model, cfg = load_trained(checkpoint, dev)
     path = records.run_dir(out, cfg.experiment, cfg.run_name)
@@ -38,8 +36,8 @@ def analyze_checkpoint(checkpoint: str | Path, hooks: list[str], out: str | Path
                                 f"(pass --out with the results folder the run wrote to)")
     train, query, gallery = load_splits(cfg)
     # as at the end of training: the train split on the device, query / gallery where they were decoded
-    arrays = run_hooks(hooks, AnalysisContext(model, train.to(dev), query, gallery, cfg, dev,
-                                              amp_dtype_for(cfg.train.amp, dev)))
+    arrays = run_after_train(objects, AnalysisContext(model, train.to(dev), query, gallery, cfg, dev,
+                                                      amp_dtype_for(cfg.train.amp, dev)))
     old = records.load_analysis(path) if (path / "analysis.npz").is_file() else {}
     kept = {k: v for k, v in old.items() if k.split("/", 1)[0] not in hooks}
     records.write_analysis(path, {**kept, **arrays})

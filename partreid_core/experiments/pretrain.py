@@ -37,7 +37,10 @@ import torch
 from tqdm import tqdm
 
 from ..data import build_dataset
+from ..data.transforms import normalize
 from ..data.types import SplitTensors, relabel
+from ..engine import records
+from ..engine.config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig
 from ..engine.optim import apply_lr, build_optimizer, lr_factor
 from ..engine.pipeline import build_sampler, make_batch
 from ..engine.trainer import (
@@ -54,8 +57,6 @@ from ..engine.trainer import (
 from ..models import build_model
 from ..models.backbones import trunk_path
 from ..models.backbones.synth_trunks import file_sha256, pretrain_command, trunk_name
-from . import records
-from .config import DataConfig, ExperimentConfig, OptimConfig, ScheduleConfig
 
 #: the backbones ``partreid pretrain`` knows (CLI spelling -> registry name)
 BACKBONE_NAMES = {"resnet50": "resnet50", "osnet_x0_25": "osnet_x0_25", "osnet_x1_0": "osnet_x1_0",
@@ -149,8 +150,6 @@ def checkpoint_file(cfg: PretrainConfig) -> Path:
 def top1(model: torch.nn.Module, split: SplitTensors, labels: torch.Tensor, cfg: PretrainConfig,
          device: torch.device, amp_dtype: torch.dtype | None) -> float:
     """Classification top-1 (%) of ``model`` (a GlobalPool) on uint8 images (N, 3, H, W) with labels (N,)."""
-    from ..data.transforms import normalize
-
     was = model.training
     model.eval()
     hits = 0

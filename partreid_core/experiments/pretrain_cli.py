@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 
+from .pretrain import BACKBONE_NAMES, TIERS, PretrainConfig, pretrain
+
 
 def _pretrain(args) -> int:
-    from .pretrain import PretrainConfig, pretrain
-
     width = args.width if args.width is not None else (1.0 if args.backbone.startswith("osnet") or
                                                          args.profile == "gpu" else 0.25)
     cfg = PretrainConfig(backbone=args.backbone, width=width, profile=args.profile, name=args.name or "",
@@ -27,8 +27,6 @@ def _pretrain(args) -> int:
 
 def register(sub, group) -> None:
     """Add ``partreid pretrain`` to the top-level parser (see partreid_core.cli)."""
-    from .pretrain import BACKBONE_NAMES, TIERS
-
     p = sub.add_parser("pretrain", help="pretrain a backbone on SynthReID-P (identity classification); writes "
                        "results/pretrain/<name>/ and the trunk to $PARTREID_WEIGHTS (~/.cache/partreid/weights)")
     p.add_argument("--backbone", required=True, choices=sorted(BACKBONE_NAMES), help="the trunk to pretrain")

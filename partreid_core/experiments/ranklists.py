@@ -18,9 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..analysis.retrieval import choose_cases, per_query_ap, rank_lists
 from ..config import merge
-from . import records
-from .config import config_to_dict
+from ..engine import records
+from ..engine.config import config_to_dict
+from ..engine.trainer import amp_dtype_for, device_name, load_splits, resolve_device
+from ..evaluation import compute_distance, extract_features
 from .robustness import load_trained
 
 
@@ -41,10 +44,6 @@ def compare_checkpoints(checkpoint_a: str | Path, checkpoint_b: str | Path, out:
     re-renders the test split with other dataset options (e.g. ``{"occlusion": 0.9}`` for CGPN-F5's
     occluded queries); they are stored in the record.
     """
-    from ..analysis.retrieval import choose_cases, per_query_ap, rank_lists
-    from ..engine.trainer import amp_dtype_for, device_name, load_splits, resolve_device
-    from ..evaluation import compute_distance, extract_features
-
     t0 = time.time()
     dev = resolve_device(device)
     (model_a, cfg_a), (model_b, cfg_b) = load_trained(checkpoint_a, dev), load_trained(checkpoint_b, dev)

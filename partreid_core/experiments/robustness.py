@@ -15,15 +15,16 @@ import torch
 
 from ..config import deep_update, merge
 from ..data import build_dataset
-from . import records
-from .config import config_from_dict
+from ..engine import records
+from ..engine.config import config_from_dict, config_to_dict
+from ..engine.trainer import amp_dtype_for, device_name, evaluate, resolve_device
+from ..models import build_model
+from ..models.registry import model_config
 
 
 def _without_initial_weights(model: str, overrides: dict) -> dict:
     """``overrides`` with ``backbone.pretrained`` off and no ``init_from``: a checkpoint's state dict replaces
     every weight, so rebuilding it must not need the ImageNet / IDE files it was first initialised from."""
-    from ..models.registry import model_config
-
     mc = model_config(model)
     out = dict(overrides)
     if hasattr(mc, "backbone") or hasattr(mc, "base"):
@@ -35,8 +36,6 @@ def _without_initial_weights(model: str, overrides: dict) -> dict:
 
 def load_trained(checkpoint: str | Path, device: torch.device):
     """(model in eval mode on ``device``, its ExperimentConfig) from a ``last.pt`` of ``partreid train``."""
-    from ..models import build_model
-
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path} (partreid train writes "
@@ -62,8 +61,6 @@ def evaluate_under_knob(checkpoint: str | Path, knob: str, levels: Sequence[floa
     Returns:
         DataFrame with columns ``knob``, ``level`` and the metrics.
     """
-    from ..engine.trainer import amp_dtype_for, device_name, evaluate, resolve_device
-
     t0 = time.time()
     dev = resolve_device(device)
     model, cfg = load_trained(checkpoint, dev)
@@ -78,7 +75,6 @@ def evaluate_under_knob(checkpoint: str | Path, knob: str, levels: Sequence[floa
     table = pd.DataFrame(rows)
     if out is not None:
         path = Path(out)
-        from .config import config_to_dict
 
         meta = {"checkpoint": str(checkpoint), "knob": knob, "levels": list(levels), "seed": cfg.seed,
                 "wall_time_s": time.time() - t0, **records.environment(device_name(dev))}

@@ -28,16 +28,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..analysis.segmentation import segmentation_scores
 from ..config import to_dict
 from ..data import build_dataset
 from ..data.augment import StyleConfig
 from ..data.synth.scene import DOMAINS
 from ..data.transforms import normalize
 from ..data.types import PART_CLASSES, SplitTensors
+from ..engine import records
+from ..engine.config import DataConfig
+from ..engine.pipeline import augment
+from ..engine.trainer import device_name, resolve_device, seed_everything
 from ..losses.segmentation import PartSegmentationLoss
 from ..models.segmenter import PartSegmenter, SegmenterConfig, save_segmenter
-from . import records
-from .config import DataConfig
 
 EXPERIMENT = "pal-segmenter"
 #: images kept in analysis.npz as examples of the target domain (PAL-F3 with pseudo labels)
@@ -89,8 +92,6 @@ def predict_split(model: PartSegmenter, split: SplitTensors, batch_size: int = 1
 def score_split(model: PartSegmenter, split: SplitTensors) -> tuple[dict[str, object], torch.Tensor]:
     """Pixel accuracy, per-class IoU and mIoU of the model's labels against the split's exact masks, and the
     labels themselves ((N, H, W) int64)."""
-    from ..analysis.segmentation import segmentation_scores
-
     if split.masks is None:
         raise ValueError("scoring a segmenter needs a split with part masks")
     pred = predict_split(model, split)
@@ -103,9 +104,6 @@ def train_segmenter(cfg: SegmenterTrainConfig, out: str | Path = "results", chec
 
     The run is short (minutes on a CPU) and is not resumable: an interrupted run is simply rerun.
     """
-    from ..engine.pipeline import augment
-    from ..engine.trainer import device_name, resolve_device, seed_everything
-
     t0 = time.time()
     dev = resolve_device(device)
     seed_everything(cfg.seed)

@@ -19,7 +19,7 @@ folder: :func:`sweep_regime` names the regime of a grid's profile, and ``partrei
 under ``results/fine-tuned`` (:func:`partreid_core.reporting.paths.regime_root`).
 
 Two sweeps (or a sweep and a ``partreid train``) on one records folder share the work: each run is trained
-by the process that holds its lock (:func:`partreid_core.experiments.records.run_lock`); the other reports
+by the process that holds its lock (:func:`partreid_core.engine.records.run_lock`); the other reports
 it as ``running elsewhere`` and goes on, and a run found complete once its lock is held is not retrained.
 """
 from __future__ import annotations
@@ -29,11 +29,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from ..config import ConfigError, deep_update, from_dict
-from . import records
-from .config import PROFILES, ExperimentConfig, resolve_config
+from ..engine import records
+from ..engine.config import ExperimentConfig
+from ..models.backbones.synth_trunks import SYNTH
+from .config import PROFILES, resolve_config
+from .launchers import submit_points
+from .runs import train_experiment
 
 
 @dataclass
@@ -86,8 +91,6 @@ def profile_regime(profile: str) -> str:
     """``"fine-tuned"`` for a profile whose trunks start from a SynthReID-P pretraining (``backbone.pretrained:
     synth`` in its base, e.g. ``cpu-ft``), else ``"scratch"`` (``smoke``, ``cpu``; ``gpu``'s ImageNet weights are the
     papers' own regime and keep the records root)."""
-    from ..models.backbones.synth_trunks import SYNTH
-
     backbone = resolve_config(None, profile).model_overrides.get("backbone") or {}
     return "fine-tuned" if backbone.get("pretrained") == SYNTH else "scratch"
 
@@ -125,12 +128,9 @@ def plan(sweep: SweepConfig, only: list[str] | None = None,
 
 def _train_in_worker(cfg: ExperimentConfig, out: str, variant: str, threads: int, train_kwargs: dict) -> str:
     """One run in a worker process with its own intra-op thread budget; returns its status."""
-    import torch
-
-    from ..engine.trainer import train
-
     torch.set_num_threads(threads)
-    return _status_of(train(cfg, out=out, resume=True, variant=variant, skip_existing=True, **train_kwargs))
+    return _status_of(train_experiment(cfg, out=out, resume=True, variant=variant, skip_existing=True,
+                                       **train_kwargs))
 
 
 def _status_of(result: Any) -> str:
@@ -191,13 +191,10 @@ def run_sweep(sweep: SweepConfig | list[SweepConfig], out: str | Path = "results
             else:
                 todo.append((row, name, cfg))
     if launcher is not None and launcher.name != "local":
-        from .launchers import submit_points
-
         return status + submit_points(todo, out, launcher, train_kwargs)
     if workers <= 1 or train_fn is not None or len(todo) <= 1:
         if train_fn is None:
-            from ..engine.trainer import train as train_fn
-
+            train_fn = train_experiment
             train_kwargs = {"skip_existing": True, **train_kwargs}
         for row, name, cfg in todo:
             try:

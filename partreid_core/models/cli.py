@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 
+from .complexity import format_table, models_table
+from .registry import MODELS
+
 
 def _cmd_list(args: argparse.Namespace) -> int:
     # importing partreid_core.models (this module's package) has registered every model
-    from .registry import MODELS
     for name in MODELS.names(args.pattern):
         print(f"{name:<16} {MODELS.get(name).doc}")
     return 0
@@ -15,7 +17,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_table(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .complexity import format_table, models_table
 
     df = models_table(args.names or None, num_classes=args.num_classes, input_size=(args.height, args.width),
                       strict=args.strict)

@@ -8,9 +8,10 @@ branches) and is supervised with the class-balanced cross-entropy of
 mean over the branches). The head is absent from the inference graph: the eval forward is the
 base model's eval forward, and :meth:`PartAwareModel.inference_modules` is the base's.
 
-Registered models (one per base; the config is ``{"base": <base config>, "ps": PSConfig}``)::
+Registered models, one per base, each with its own config class: the base model's config with one more
+field, ``ps`` (:class:`PSConfig`), so a profile's ``backbone`` override reaches a model and its PS variant alike::
 
-    globalpool_ps  pcb_ps  mgn_ps  osnet_ps (when the "osnet" baseline is registered)
+    globalpool_ps (GlobalPoolPSConfig)  pcb_ps (PCBPSConfig)  mgn_ps (MGNPSConfig)  osnet_ps (OSNetReidPSConfig)
 
 Every PAL ablation is a :class:`PSConfig` field: ``head_type`` a-d (PAL-T7), ``weight`` = lambda
 (PAL-F12; 0 gives the base model exactly: no head is run, no ``"ps"`` term), ``granularity``
@@ -30,9 +31,12 @@ from torch import nn
 
 from ..data.types import Batch
 from ..losses.segmentation import PartSegmentationLoss, degrade_part_labels, num_part_classes, remap_part_labels
-from . import globalpool, mgn, osnet_reid, pcb  # noqa: F401  (the bases must be registered first)
 from .base import ReidModel
+from .globalpool import GlobalPoolConfig
+from .mgn import MGNConfig
+from .osnet_reid import OSNetReidConfig
 from .output import ModelOutput
+from .pcb import PCBConfig
 from .registry import MODELS, register_model
 
 #: PS head types of PAL Fig. 2: (number of 3x3 convs, number of stride-2 3x3 deconvs).
@@ -198,27 +202,59 @@ class PartAwareModel(ReidModel):
         return {"base"}
 
 
-def _register_ps(base_name: str) -> None:
-    """Register ``<base_name>_ps``: a config with ``base`` (the base's config) and ``ps``."""
-    base_cfg_cls = MODELS.get(base_name).config_cls
-    cfg_cls = dataclasses.make_dataclass(
-        f"{base_cfg_cls.__name__.removesuffix('Config')}PSConfig",
-        [("base", base_cfg_cls, field(default_factory=base_cfg_cls)),
-         ("ps", PSConfig, field(default_factory=PSConfig))],
-    )
-    cfg_cls.__module__ = __name__
-    cfg_cls.__doc__ = f"{base_name} + PAL part segmentation: ``base`` is the {base_name} config, ``ps`` the PS branch."
-    globals()[cfg_cls.__name__] = cfg_cls
+@dataclass
+class GlobalPoolPSConfig(GlobalPoolConfig):
+    """globalpool + PAL part segmentation: the globalpool fields, and ``ps`` the PS branch."""
+
+    ps: PSConfig = field(default_factory=PSConfig)
+
+
+@dataclass
+class PCBPSConfig(PCBConfig):
+    """pcb + PAL part segmentation: the pcb fields, and ``ps`` the PS branch."""
+
+    ps: PSConfig = field(default_factory=PSConfig)
+
+
+@dataclass
+class MGNPSConfig(MGNConfig):
+    """mgn + PAL part segmentation: the mgn fields, and ``ps`` the PS branch (one head shared by the branches)."""
+
+    ps: PSConfig = field(default_factory=PSConfig)
+
+
+@dataclass
+class OSNetReidPSConfig(OSNetReidConfig):
+    """osnet + PAL part segmentation: the osnet fields, and ``ps`` the PS branch."""
+
+    ps: PSConfig = field(default_factory=PSConfig)
+
+
+#: PS variant -> (base model name, its config class)
+PS_VARIANTS: dict[str, tuple[str, type]] = {"globalpool_ps": ("globalpool", GlobalPoolPSConfig),
+                                            "pcb_ps": ("pcb", PCBPSConfig), "mgn_ps": ("mgn", MGNPSConfig),
+                                            "osnet_ps": ("osnet", OSNetReidPSConfig)}
+
+
+def base_config(cfg: GlobalPoolPSConfig | PCBPSConfig | MGNPSConfig | OSNetReidPSConfig):
+    """The base model's own config (an instance of the parent class) from a PS variant's: every field but ``ps``."""
+    base_cls = type(cfg).__mro__[1]
+    return base_cls(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(base_cls) if f.init})
+
+
+def _register_ps(name: str, base_name: str, cfg_cls: type) -> None:
+    if MODELS.get(base_name).config_cls is not cfg_cls.__mro__[1]:
+        raise TypeError(f"{cfg_cls.__name__} must extend the config class of {base_name!r}")
 
     def build(cfg, num_classes: int) -> PartAwareModel:
-        return PartAwareModel(MODELS.build(base_name, cfg.base, num_classes), cfg.ps)
+        return PartAwareModel(MODELS.build(base_name, base_config(cfg), num_classes), cfg.ps)
 
     build.__doc__ = f"{base_name} + PAL's training-only part-segmentation head (PAL)."
-    register_model(f"{base_name}_ps", cfg_cls)(build)
+    register_model(name, cfg_cls)(build)
 
 
-for _name in ("globalpool", "pcb", "mgn", "osnet"):
-    if _name in MODELS:  # "osnet" appears once its baseline is written (models/osnet_reid.py)
-        _register_ps(_name)
+for _name, (_base, _cls) in PS_VARIANTS.items():
+    _register_ps(_name, _base, _cls)
 
-__all__ = ["HEAD_TYPES", "PSConfig", "PartSegmentationHead", "PartAwareModel"]
+__all__ = ["HEAD_TYPES", "PSConfig", "PartSegmentationHead", "PartAwareModel", "GlobalPoolPSConfig", "PCBPSConfig",
+           "MGNPSConfig", "OSNetReidPSConfig", "PS_VARIANTS", "base_config"]

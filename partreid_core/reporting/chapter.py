@@ -18,8 +18,10 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
-from ..experiments.records import load_analysis, load_records
+from ..engine.records import load_analysis, load_records
 from ..experiments.sweep import load_sweep
+from .cli import REGIME_NAMES
+from .glance import headline_table
 from .paths import regime_root, repository_root, results_root, shown
 from .tables import provenance
 
@@ -35,7 +37,7 @@ REGIME_PROFILES = {"scratch": "cpu", "fine-tuned": "cpu-ft"}
 
 def paper_module(paper: str) -> ModuleType:
     """``partreid_core.reporting.papers.<paper>`` for a paper id (``"PAL"``) or module name (``"plr_osnet"``)."""
-    from .papers import PAPERS
+    from .papers import PAPERS  # here, not at the top: every paper's package imports this module
 
     by_name = {m.__name__.rsplit(".", 1)[-1]: m for m in PAPERS.values()}
     module = PAPERS.get(paper) or by_name.get(paper)
@@ -222,9 +224,6 @@ class Chapter:
                ) -> pd.DataFrame:
         """The paper's headline claims at a glance (:func:`partreid_core.reporting.glance.headline_table`), in
         every regime side by side (default), or in ``regimes`` (``("scratch",)``: the single-regime table)."""
-        from .cli import REGIME_NAMES
-        from .glance import headline_table
-
         return headline_table(self.root, [self.paper], link_prefix=link_prefix, regimes=regimes or REGIME_NAMES)
 
 

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .claims import JSON_FIELDS, table_records
 from .paths import REGIMES, regime_root
 
 if TYPE_CHECKING:  # pandas loads with the first table, not with every ``partreid`` command
@@ -36,9 +37,8 @@ def gather_claims(results: str | Path = "results", papers: list[str] | None = No
     """
     import pandas as pd
 
-    from . import comparison
-    from .claims import JSON_FIELDS
-    from .papers import PAPERS
+    from . import comparison  # here, not at the top: comparison and papers import chapter, which imports this module
+    from .papers import PAPERS  # here: the papers import chapter, which imports this module
 
     names = papers or [*PAPERS, COMPARISON]
     frames = []
@@ -120,7 +120,7 @@ def regime_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _paper_name(value: str) -> str:
-    from .papers import PAPERS
+    from .papers import PAPERS  # here: the papers import chapter, which imports this module
 
     known = {n.lower(): n for n in [*PAPERS, COMPARISON]}
     if value.lower() not in known:
@@ -142,7 +142,6 @@ def _counts(treatment: object, baseline: object) -> str:
 def _claims(args) -> int:
     import pandas as pd
 
-    from .claims import table_records
 
     papers = [_paper_name(p) for p in args.paper] if args.paper else None
     regimes = REGIME_NAMES if args.regime == "both" else (args.regime,)

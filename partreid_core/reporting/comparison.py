@@ -21,11 +21,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..engine.records import load_records
 from ..experiments.comparison import METHODS, ROBUSTNESS_EXPERIMENT, ROBUSTNESS_LEVELS, Method
-from ..experiments.records import load_records
+from ..experiments.sweep import load_sweep
+from . import papers  # papers.PAPERS is read at call time: a test swaps in its own papers
 from .chapter import MISSING, fmt
 from .claims import SCORED_KINDS, VERDICTS, Claim, claims_table
-from .paths import REGIMES, regime_root
+from .paths import REGIMES, regime_root, repository_root, shown
 
 #: metrics of the accuracy table; mAP is torchreid's non-interpolated AP, mAP_trapezoid the interpolated one
 ACCURACY_METRICS = ["rank1", "mAP", "mAP_trapezoid", "mINP"]
@@ -227,9 +229,6 @@ def missing_runs(root: str | Path, regime: str, methods: list[Method] | None = N
     """The methods of ``regime`` (:data:`REGIME_PROFILES`) that lack some of ``seeds`` on the test split, with the
     command that makes them: the chapter sweep defining the method's variant, run in the regime's profile into
     the regime's records root. Columns: ``method``, ``seeds`` (those on record), ``command``."""
-    from ..experiments.sweep import load_sweep
-    from .paths import repository_root, shown
-
     out = regime_root(root, regime)
     runs = method_runs(out, methods, REGIME_PROFILES[regime])
     files = sorted((repository_root() / "partreid_core" / "experiments" / "sweeps").glob("*/*.yaml"))
@@ -405,17 +404,15 @@ def scorecard(root: str | Path = "results") -> pd.DataFrame:
     An artefact the module marks "reproduced" counts as "pending runs" while all its claims lack records
     (:func:`partreid_core.reporting.papers.artefact_statuses`).
     """
-    from .papers import PAPERS, STATUSES, artefact_statuses
-
     rows = []
-    for name, mod in PAPERS.items():
+    for name, mod in papers.PAPERS.items():
         claims = mod.claims_table(root)
-        art = pd.Series(list(artefact_statuses(mod, claims).values()))
+        art = pd.Series(list(papers.artefact_statuses(mod, claims).values()))
         kind = claims["kind"] if "kind" in claims.columns else pd.Series("paper", index=claims.index)
         scored = claims[kind.isin(SCORED_KINDS)]
         headline = scored["headline"].astype(bool) if "headline" in scored.columns else pd.Series(False, scored.index)
         row: dict[str, object] = {"paper": name, "artefacts": len(art)}
-        row.update({s: int((art == s).sum()) for s in STATUSES})
+        row.update({s: int((art == s).sum()) for s in papers.STATUSES})
         row["claims"] = len(scored)
         row["headline"] = int(headline.sum())
         row.update({v: int((scored.verdict == v).sum()) for v in VERDICTS})

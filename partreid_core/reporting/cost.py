@@ -28,8 +28,9 @@ from typing import Any
 import pandas as pd
 import torch
 
+from ..engine.config import ExperimentConfig
 from ..engine.pipeline import build_sampler
-from ..experiments.config import ExperimentConfig, list_recipes, resolve_config
+from ..experiments.config import list_recipes, resolve_config
 from .papers.pal import T1
 
 #: GlobalPool-ResNet-50 training images/s at 256x128 (batch 32) on one H100 assumed while no GPU record exists:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..experiments.ranklists import load_ranklist
+
 
 def rank_list_figure(arrays: dict[str, np.ndarray], label_a: str, label_b: str, title: str = ""):
     """Rank lists of :func:`partreid_core.experiments.ranklists.compare_checkpoints` as one figure.
@@ -48,7 +50,6 @@ def show_rank_list(record, label_a: str, label_b: str, title: str) -> str:
     B's AP is higher / lower than A's. Without the record nothing is drawn and the line says so."""
     from pathlib import Path
 
-    from ..experiments.ranklists import load_ranklist
 
     if not (Path(record) / "ranklist.npz").exists():
         return f"no rank-list record at {record}: run the command above"

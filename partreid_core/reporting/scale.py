@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..experiments.records import load_records
+from ..engine.records import load_records
 from .chapter import MISSING, fmt, paper_module
 from .claims import Claim, paired_test
 from .paths import REGIMES, regime_root, repository_root, shown

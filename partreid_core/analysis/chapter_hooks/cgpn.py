@@ -46,9 +46,13 @@ import torch
 from ...data import build_dataset
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, eval_mode, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode
+from ...evaluation import evaluate_model
+from ...evaluation.features import extract_features
 from ...models.cgpn import SupervisedGlobalHead, rows_gmp, stripe_bounds
 from ..cam import cam_part_statistics, grad_cam
+from ..hooks import register_hook
+from ..retrieval import block_metrics
 
 #: knob levels of the CGPN-X1 curves (level 0 = the clean base, shared by both curves)
 KNOB_LEVELS: tuple[float, ...] = (0.0, 0.45, 0.9)
@@ -86,8 +90,6 @@ def cgpn_knobs(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     Returns ``levels`` (L,) and, for each knob in :data:`KNOBS`, ``<knob>_mAP``, ``<knob>_rank1``,
     ``<knob>_mAP_trapezoid`` (L,), percent. Non-SynthReID datasets return nothing.
     """
-    from ...evaluation import evaluate_model
-
     cfg = ctx.config
     if not _is_synth(cfg.data.dataset):
         return {}
@@ -276,9 +278,6 @@ def cgpn_single_window(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     each condition of :data:`WINDOW_CONDITIONS`. Models without ``feature_names`` (not CGPN) and datasets that
     are not SynthReID return nothing.
     """
-    from ...evaluation.features import extract_features
-    from ..retrieval import block_metrics
-
     names = getattr(ctx.model, "feature_names", None)
     if names is None or not _is_synth(ctx.config.data.dataset):
         return {}

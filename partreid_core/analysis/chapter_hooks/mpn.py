@@ -31,10 +31,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ...config import merge
+from ...data import build_dataset
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, eval_mode, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode
+from ...engine.trainer import evaluate as evaluate_run
+from ...evaluation import evaluate
+from ...evaluation.features import extract_features
 from ..cam import cam_part_statistics, grad_cam
+from ..hooks import register_hook
 
 #: MPN-X1's misalignment levels (SynthReID ``misalignment`` knob; synth-s trains at 0.3).
 MISALIGNMENT_LEVELS: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9)
@@ -99,10 +105,6 @@ def misalignment_curve(ctx: AnalysisContext, levels: Sequence[float] = MISALIGNM
     Returns ``levels`` (L,) and one (L,) array per scalar metric of the evaluation (``mAP``,
     ``mAP_trapezoid``, ``rank1``, ...), or ``{}`` if the dataset has no ``misalignment`` knob.
     """
-    from ...config import merge
-    from ...data import build_dataset
-    from ...engine.trainer import evaluate
-
     cfg = ctx.config
     rows: list[dict[str, float]] = []
     for level in levels:
@@ -115,7 +117,7 @@ def misalignment_curve(ctx: AnalysisContext, levels: Sequence[float] = MISALIGNM
             return {}
         query, gallery = (ds.load_split(s, tuple(cfg.data.size)) for s in ("query", "gallery"))
         run_cfg = merge(cfg, {"data": {"dataset_kwargs": kw}})
-        rows.append(evaluate(ctx.model, query, gallery, run_cfg, ctx.device, ctx.amp_dtype, rerank=False))
+        rows.append(evaluate_run(ctx.model, query, gallery, run_cfg, ctx.device, ctx.amp_dtype, rerank=False))
     keys = [k for k in rows[0] if all(np.isscalar(r.get(k)) for r in rows)]
     out = {"levels": np.asarray(levels, dtype=np.float32)}
     out.update({k: np.asarray([r[k] for r in rows], dtype=np.float32) for k in keys})
@@ -278,8 +280,6 @@ def mpn_channel_maps(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     (n, B, h, w) float16 min-max normalised per map, ``images`` (n, 3, H, W) uint8 of the first
     ``N_CHANNEL_MAPS`` images. ``{}`` for non-MPN models, data without masks or without a misalignment knob.
     """
-    from ...data import build_dataset
-
     cfg = ctx.config
     if not _is_mpn(ctx.model) or not str(cfg.data.dataset).startswith("synth"):
         return {}
@@ -326,8 +326,6 @@ def mpn_nuisance_cams(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     ``N_NUISANCE_MAPS`` images (uint8), masks and CAMs (float16, (n, K, H, W)). Keys are ``<group>/<name>``
     with spaces as underscores; ``groups`` lists the group names. ``{}`` for non-MPN models or non-SynthReID data.
     """
-    from ...data import build_dataset
-
     cfg = ctx.config
     if not _is_mpn(ctx.model) or not str(cfg.data.dataset).startswith("synth"):
         return {}
@@ -381,9 +379,6 @@ def mpn_test_prior(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     ``at_mAP`` / ``at_rank1`` / ``at_mAP_trapezoid`` (L,), in %. ``{}`` for models without auxiliary tasks or
     splits without masks.
     """
-    from ...evaluation import evaluate
-    from ...evaluation.features import extract_features
-
     model, q, g = ctx.model, ctx.query, ctx.gallery
     if not _is_mpn(model) or not getattr(model, "uses_at", False) or q.masks is None or g.masks is None:
         return {}

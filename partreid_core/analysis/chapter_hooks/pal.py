@@ -1,4 +1,4 @@
-"""Analysis hooks of the PAL chapter (registered into ``partreid_core.engine.hooks.HOOKS``).
+"""Analysis hooks of the PAL chapter (registered into ``partreid_core.analysis.hooks.HOOKS``).
 
 Each runs once at the end of a training run and returns small arrays for ``analysis.npz``
 (the book never trains, so everything a PAL figure needs is computed here):
@@ -20,10 +20,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...data import build_dataset
 from ...data.transforms import normalize
 from ...data.types import relabel
-from ...engine.hooks import AnalysisContext, eval_mode, register_hook
+from ...engine.hooks import AnalysisContext, eval_mode
+from ...evaluation import evaluate_model
+from ...evaluation.features import extract_features
 from ...losses.segmentation import remap_part_labels
+from ...models.mgn import MGN
+from ...models.pcb import PCB
+from ..cam import cam_part_statistics, grad_cam
+from ..hooks import register_hook
+from ..retrieval import block_metrics
+from ..segmentation import confusion_matrix, segmentation_scores
 
 #: images scored by pal_segmentation / kept as examples; probe images of pal_grad_cam; CAMs kept.
 SEG_LIMIT, SEG_EXAMPLES, CAM_PROBES, CAM_EXAMPLES = 512, 8, 32, 8
@@ -55,8 +64,6 @@ def pal_segmentation(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     ``confusion`` (M, M) int64 (rows = target), ``images`` uint8 (E, 3, H, W), ``target`` / ``pred``
     uint8 (E, H, W) at image resolution, E = ``SEG_EXAMPLES``. ``{}`` for models without a PS head or masks.
     """
-    from ..segmentation import confusion_matrix, segmentation_scores
-
     model = _ps_model(ctx.model)
     if model is None or ctx.query.masks is None:
         return {}
@@ -108,9 +115,6 @@ def pal_cross_domain(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     camera heights). Returns ``rank1``, ``rank5``, ``rank10``, ``mAP``, ``mAP_trapezoid`` (scalars, %)
     and ``target_domain`` (a string).
     """
-    from ...data import build_dataset
-    from ...evaluation import evaluate_model
-
     data = ctx.config.data
     if not data.dataset.startswith("synth"):
         raise ValueError(f"pal_cross_domain needs a SynthReID dataset (domains A/B), got data.dataset={data.dataset!r}")
@@ -135,9 +139,6 @@ def part_blocks(model: torch.nn.Module) -> list[str] | None:
     PCB: ``S1..S6`` (stripe embeddings, top to bottom); MGN: ``B1G, B2G, B3G, B2S1, B2S2, B3S1, ...``
     (pal.md §2.6 index order).
     """
-    from ...models.mgn import MGN
-    from ...models.pcb import PCB
-
     base = _base(model)
     if isinstance(base, PCB):
         return [f"S{j + 1}" for j in range(base.cfg.num_stripes)]
@@ -155,9 +156,6 @@ def pal_single_part(ctx: AnalysisContext) -> dict[str, np.ndarray]:
 
     Returns ``names`` (P,) strings, ``rank1``, ``mAP``, ``mAP_trapezoid`` (P,) in %. ``{}`` for global models.
     """
-    from ...evaluation.features import extract_features
-    from ..retrieval import block_metrics
-
     names = part_blocks(ctx.model)
     if names is None:
         return {}
@@ -197,9 +195,6 @@ def pal_grad_cam(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     (E, H, W), ``images`` uint8 (E, 3, H, W), ``masks`` uint8 (E, H, W) for the figure (E = ``CAM_EXAMPLES``).
     ``{}`` for models other than MGN.
     """
-    from ...models.mgn import MGN
-    from ..cam import cam_part_statistics, grad_cam
-
     mgn = _base(ctx.model)
     if not isinstance(mgn, MGN) or ctx.train.masks is None:
         return {}

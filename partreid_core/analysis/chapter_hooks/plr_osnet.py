@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from ...data.transforms import normalize
-from ...engine.hooks import AnalysisContext, register_hook
+from ...engine.hooks import AnalysisContext
 from ..cam import cam_part_statistics, grad_cam
+from ..hooks import register_hook
 
 #: images scored per run (evenly spaced over the query split) and images whose maps are stored
 N_STATS, N_KEEP = 64, 6

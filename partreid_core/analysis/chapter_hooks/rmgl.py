@@ -24,11 +24,15 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ...data import build_dataset
+from ...data.synth.scene import Knobs
 from ...data.transforms import normalize
 from ...data.types import SplitTensors
-from ...engine.hooks import AnalysisContext, register_hook
+from ...engine.hooks import AnalysisContext, bn_eval_forward
+from ...evaluation.metrics import evaluate
 from ...models.backbones import undo_zero_init
 from ...models.rmgl import RMGL, RP_POSITIONS, abp_boundaries, pool_rows
+from ..hooks import register_hook
 from ..saliency import input_gradient_rows
 
 #: test misalignment levels of RMGL-X3 (SynthReID's default, used in training, is 0.3)
@@ -185,9 +189,6 @@ def abp_and_uniform_embeddings(model: RMGL, images: torch.Tensor, *, flip: bool 
 
 def _split_at(ctx: AnalysisContext, level: float) -> tuple[SplitTensors, SplitTensors]:
     """Query and gallery of the run's dataset with ``misalignment=level`` (the run's own splits at its level)."""
-    from ...data import build_dataset
-    from ...data.synth.scene import Knobs
-
     cfg = ctx.config
     kw = dict(cfg.data.dataset_kwargs)
     native = float(kw.get("misalignment", Knobs().misalignment))
@@ -216,7 +217,6 @@ def rmgl_misalignment(ctx: AnalysisContext) -> dict[str, np.ndarray]:
     cfg = ctx.config
     synthetic = str(cfg.data.dataset).startswith("synth")
     levels = MISALIGNMENT_LEVELS if synthetic else (float("nan"),)
-    from ...evaluation.metrics import evaluate
 
     keys = ("rank1", "mAP", "mAP_trapezoid", "mINP")
     res: dict[str, list[float]] = {f"{k}_{m}": [] for k in keys for m in ("abp", "uniform")}
@@ -264,8 +264,6 @@ def response_maps(model: RMGL, images: torch.Tensor) -> dict[str, torch.Tensor]:
     ``aux``) with every BN and dropout in eval mode, so nothing is updated. RP maps are the shards
     re-assembled along height, as the model returns them (rmgl.md RMGL-F4).
     """
-    from ...engine.hooks import bn_eval_forward
-
     with torch.no_grad(), bn_eval_forward(model):
         out = model(images)
     maps, rp_maps = list(out.aux["feature_maps"]), list(out.aux["rp_feature_maps"])

@@ -90,7 +90,7 @@ def load_pretrained(model: nn.Module, arch: str, width: float, pretrained: bool 
 
 def _backbones(cfg: Any) -> list:
     """Every BackboneConfig inside a (nested) model config dataclass."""
-    from . import BackboneConfig
+    from . import BackboneConfig  # here, not at the top: the backbones package imports this module
 
     if isinstance(cfg, BackboneConfig):
         return [cfg]

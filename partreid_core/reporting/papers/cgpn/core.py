@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ....analysis.chapter_hooks.cgpn import CONDITIONS, LOWER_CLASSES, UPPER_CLASSES
-from ....experiments.records import load_records
+from ....engine.records import load_records
 from ... import claims
 from ...claims import Claim
 from .reference import T1_SOURCE, T2_SOURCE, T2_SOURCE_OCC

@@ -18,8 +18,11 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from ....analysis.chapter_hooks import cgpn as hooks
+from ....data import build_dataset
+from ....engine.records import load_analysis, load_history
 from ....experiments.ranklists import load_ranklist
-from ....experiments.records import load_analysis, load_history
+from ....models import build_model
+from ....models.cgpn import stripe_bounds, windows
 from ...chapter import MISSING, Chapter, fmt
 from ...figures import rank_list_figure
 from .core import (
@@ -105,8 +108,6 @@ def status_table(ch: Chapter) -> pd.DataFrame:
 def fig_f1(ch: Chapter, n_ids: int = 4, per_id: int = 6) -> Figure:
     """CGPN-F1: ``n_ids`` synthetic identities × ``per_id`` gallery views under S-occluded (occlusion 0.6,
     truncation 0.3), each tagged holistic / occluded / part-missing from the generator's metadata."""
-    from ....data import build_dataset
-
     ds = build_dataset(ch.dataset or "synth-s", occlusion=0.6, truncation=0.3)
     manifest = ds.manifest("gallery")
     pids = sorted({s.pid for s in manifest if s.pid > 0})[:n_ids]   # pid 0 = distractors
@@ -130,7 +131,6 @@ def _f2_forward():
     """The cpu-profile CGPN and the shapes of one dummy forward: (model, trunk shape, branch-map shapes, dim)."""
     import torch
 
-    from ....models import build_model
 
     model = build_model("cgpn", 200, {"backbone": {"width": F2_WIDTH}}).eval()
     x = torch.zeros(2, 3, *F2_INPUT)
@@ -184,8 +184,6 @@ def fig_f2(ch: Chapter) -> Figure:
 
 def _draw_windows(ax_row, fine: bool, h: int = 24, w: int = 8) -> None:
     """One row of CGPN-F3/F4: the windows of branches N = 2, 3, 4 on an ``h``-row map."""
-    from ....models.cgpn import stripe_bounds, windows
-
     for ax, n in zip(ax_row, (2, 3, 4), strict=True):
         wins = windows(n, 0.5, fine)
         b = stripe_bounds(h, n)

@@ -16,6 +16,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
+from ....data import PART_CLASSES, build_dataset
+from ....models import build_model
+from ....models.mpn import ChannelAttention
+from ....models.mpn_priors import prior_from_masks
 from ...chapter import MISSING, Chapter, fmt
 from . import reference
 from .verdicts import AP, own_strip_mass
@@ -206,8 +210,6 @@ T8_MODELS = (("PCB-like (pcb, 6 stripes)", "pcb", {}, "PCB [19]"),
 @lru_cache(maxsize=1)
 def _t8_counts() -> dict[str, float]:
     """Millions of parameters without the classifiers, at full width (ResNet-50) and 751 identities."""
-    from ....models import build_model
-
     counts = {}
     for label, name, overrides, _ in T8_MODELS:
         model = build_model(name, 751, {"backbone": {"width": 1.0}, **overrides})
@@ -228,8 +230,6 @@ def table_t8(ch: Chapter | None = None) -> Styler:
 @lru_cache(maxsize=4)
 def _renders(dataset: str):
     """The :data:`SHOWN` query images of ``dataset`` rendered at each of :data:`LEVELS` ({level: split})."""
-    from ....data import build_dataset
-
     return {lv: build_dataset(dataset, misalignment=lv).render("query", list(SHOWN), SIZE) for lv in LEVELS}
 
 
@@ -241,8 +241,6 @@ def _box(mask: np.ndarray, classes: list[int]) -> tuple[int, int, int, int] | No
 
 def fig_f1(ch: Chapter) -> Figure:
     """The same query people at misalignment 0 … 0.9: head and feet boxes blue, arms and legs green."""
-    from ....data import PART_CLASSES
-
     cls = {n: i for i, n in enumerate(PART_CLASSES)}
     renders = _renders(ch.dataset or "synth-s")
     fig, axes = _figure(len(SHOWN), len(LEVELS), (1.4 * len(LEVELS), 2.7 * len(SHOWN)))
@@ -264,8 +262,6 @@ def fig_f1(ch: Chapter) -> Figure:
 
 def fig_f5(ch: Chapter) -> Figure:
     """The coarse prior at misalignment 0.6: the 8×4 foreground mask, and the ROI (red) with its 6 strips."""
-    from ....models.mpn_priors import prior_from_masks
-
     st = _renders(ch.dataset or "synth-s")[0.6]
     prior = prior_from_masks(st.masks.long(), (8, 4))
     fig, axes = _figure(1, 2 * len(SHOWN), (1.5 * 2 * len(SHOWN), 2.9))
@@ -290,7 +286,6 @@ def table_f6(ch: Chapter | None = None) -> Styler:
     """The layers of one channel-attention module (d = 512, reduction 4): output shape and parameters."""
     import torch
 
-    from ....models.mpn import ChannelAttention
 
     ca = ChannelAttention(512, 4).eval()
     rows, x = [], torch.zeros(2, 512, 1, 1)

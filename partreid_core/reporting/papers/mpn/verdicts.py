@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ....experiments.records import load_analysis, load_records
+from ....engine.records import load_analysis, load_records
 from ... import claims
 from ...claims import Claim
 

@@ -11,9 +11,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from ....data import PART_CLASSES, build_dataset
+from ....engine.records import load_analysis
+from ....experiments.ranklists import load_ranklist
+from ....losses.segmentation import remap_part_labels
 from ...chapter import Chapter
+from ...figures import rank_list_figure
 from ...paths import shown
-from .records import MAP
+from .records import MAP, segmenter_table
 from .reference import F6_DELTAS, F7_DELTAS, F9_PCB, F9_PCB_PS, F12_KNOWN
 from .tables import F7_VARIANTS, PAIRS, missing_line
 
@@ -105,8 +110,6 @@ def fig_f1() -> Figure:
 
 def _label_examples(dataset: str, n: int = 6):
     """``n`` evenly spaced training images of ``dataset`` at 128×64 with their masks (no cherry-picking)."""
-    from ....data import build_dataset
-
     ds = build_dataset(dataset)
     picks = np.linspace(0, len(ds.manifest("train")) - 1, n).round().astype(int).tolist()
     return ds.render("train", picks, (128, 64))
@@ -117,7 +120,6 @@ def fig_f3(dataset: str = "synth-s") -> Figure:
     (nearest-resized to its 16×8 output)."""
     import torch
 
-    from ....data import PART_CLASSES
 
     train = _label_examples(dataset)
     small = torch.nn.functional.interpolate(train.masks[:, None].float(), size=(16, 8), mode="nearest")[:, 0]
@@ -128,8 +130,6 @@ def fig_f3(dataset: str = "synth-s") -> Figure:
 
 def fig_f11(dataset: str = "synth-s") -> Figure:
     """PAL-F11: one mask under the four label granularities of Table VI (coarse classes in their index's colour)."""
-    from ....losses.segmentation import remap_part_labels
-
     train = _label_examples(dataset)
     mask = train.masks[1].long()
     images = [to_hwc(train.images[1])] + [colour(remap_part_labels(mask[None], g)[0]) for g in ("fg", "2", "4", "7")]
@@ -146,9 +146,6 @@ def fig_f11(dataset: str = "synth-s") -> Figure:
 def fig_f3_segmenters(ch: Chapter) -> Figure | str:
     """PAL-F3 with pseudo labels (PAL-T8 analogue): domain-A training images, their exact masks and each
     segmenter's predicted labels."""
-    from ....experiments.records import load_analysis
-    from .records import segmenter_table
-
     names = list(segmenter_table(ch.results).index)
     if not names:
         return missing_line("segmenters", "partreid segmenter train --domain B [--style]")
@@ -331,8 +328,6 @@ def fig_f15(ch: Chapter, record: str = "ranklists/pcb_ps-vs-pcb-s0") -> Figure |
     with how often PCB+PS's AP is higher / lower over all queries in the title."""
     import matplotlib.pyplot as plt
 
-    from ....experiments.ranklists import load_ranklist
-    from ...figures import rank_list_figure
 
     path = ch.results / record
     if not (path / "ranklist.npz").is_file():

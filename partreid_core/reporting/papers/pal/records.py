@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ....experiments.records import load_analysis, load_records
+from ....analysis import similarity_summary
+from ....engine.records import load_analysis, load_records
+from ....experiments.segmenter import EXPERIMENT
 from ... import claims as claims_mod
 from ...claims import Claim
 
@@ -200,7 +202,6 @@ def derived_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """
     import torch
 
-    from ....analysis import similarity_summary
 
     out: dict[str, float] = {}
     if "part_similarity/matrix" in arrays:
@@ -277,8 +278,6 @@ def segmenter_table(results_root: str | Path = "results") -> pd.DataFrame:
     scored domain (its own held-out query split; the other domain's training split, the images it
     labels), device, commit and wall time. An absent folder gives an empty table.
     """
-    from ....experiments.segmenter import EXPERIMENT
-
     df = load_records(results_root, EXPERIMENT)
     if df.empty:
         return pd.DataFrame()

@@ -11,9 +11,15 @@ from __future__ import annotations
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from ....analysis import similarity_summary
+from ....analysis.chapter_hooks.pal import CAM_PROBES, SEG_LIMIT
+from ....data import PART_CLASSES, build_dataset
+from ....experiments.config import resolve_config
+from ....models.pal import HEAD_TYPES, PartSegmentationHead
+from ....models.registry import build_model
 from ...chapter import MISSING, Chapter, fmt
 from ...paths import shown
-from .records import MAP, segmenter_table
+from .records import CHANCE, CLAIMS, MAP, segmenter_table
 from .reference import (
     DATASETS,
     F6_DELTAS,
@@ -80,8 +86,6 @@ def status_table(ch: Chapter) -> Styler | str:
 # ------------------------------------------------------------------------------------------ data and architecture
 def table_t1(dataset: str = "synth-s") -> Styler:
     """PAL-T1: #IDs / #images of train, query, gallery; rows = the paper's four data sets, then ``dataset``."""
-    from ....data import build_dataset
-
     rows = [{"data set": d, "source": "paper", **{k: f"{s.ids:,} / {s.images:,}" for k, s in zip(
         ("train", "query", "gallery"), stats, strict=True)}} for d, stats in T1.items()]
     ds = build_dataset(dataset)
@@ -96,7 +100,6 @@ def table_f2() -> Styler:
     """PAL-F2: the four PS head types, their layers, parameters and output shape, at the paper's input and ours."""
     import torch
 
-    from ....models.pal import HEAD_TYPES, PartSegmentationHead
 
     rows = []
     for t in HEAD_TYPES:
@@ -115,8 +118,6 @@ def table_f4_f5_f8(profile: str = "cpu") -> Styler:
     outputs in training, the share of parameters dropped after training); one row per model."""
     import torch
 
-    from ....experiments.config import resolve_config
-    from ....models.registry import build_model
 
     rows = []
     for artefact, recipe, model in [("PAL-F4", "pal_globalpool", "globalpool_ps"), ("PAL-F5", "pal_pcb", "pcb_ps"),
@@ -205,7 +206,7 @@ def table_mgn_pair(ch: Chapter) -> Styler:
 def table_t3_robustness(ch: Chapter) -> Styler | str:
     """The PAL-T3 analogue: MGN vs MGN+PS on the mildest and hardest misalignment / occlusion test splits of the
     comparison's robustness records (non-interpolated mAP); rows = test splits."""
-    from ...comparison import robustness_runs
+    from ...comparison import robustness_runs  # here, not at the top: reporting.comparison imports the papers
 
     methods = ["MGN", "PAL (MGN+PS)"]
     rob = robustness_runs(ch.results)
@@ -328,7 +329,6 @@ def table_f9(ch: Chapter) -> Styler:
     then our variants (mean ± std over seeds, and the off-diagonal value of each seed)."""
     import torch
 
-    from ....analysis import similarity_summary
 
     cols = ["mean_off_diagonal", "mean_adjacent", "mean_non_adjacent"]
     rows = [{"model": k, "source": "paper", **{c: fmt(s[c], 3) for c in cols}, "off-diagonal per seed": MISSING}
@@ -342,8 +342,6 @@ def table_f9(ch: Chapter) -> Styler:
 
 def table_f10(ch: Chapter) -> Styler:
     """PAL-F10: Grad-CAM coverage, entropy and body mass (mean ± std over seeds); rows = MGN, MGN+PS."""
-    from ....analysis.chapter_hooks.pal import CAM_PROBES
-
     rows = [{"model": v, **{k.replace("_", " "): ch.mean_std(v, f"cam_{k}", digits=3)
                             for k in ("coverage", "entropy", "body_mass")}} for v in ("mgn", "mgn_ps")]
     return styled(pd.DataFrame(rows).set_index("model"),
@@ -353,8 +351,6 @@ def table_f10(ch: Chapter) -> Styler:
 def table_f10_part_mass(ch: Chapter) -> Styler | str:
     """PAL-F10: the share of the Grad-CAM mass on each class (mean over probes and seeds); rows = MGN, MGN+PS,
     columns = the 8 classes."""
-    from ....data import PART_CLASSES
-
     rows = {}
     for v in ("mgn", "mgn_ps"):
         stack = ch.stack(v, "pal_grad_cam/part_mass")     # seeds x probes x 8
@@ -370,8 +366,6 @@ def table_f10_part_mass(ch: Chapter) -> Styler | str:
 def table_f14(ch: Chapter) -> Styler:
     """PAL-F14: the PS head's pixel accuracy, the majority-class chance and mIoU (%); rows = PS variants with
     records."""
-    from ....analysis.chapter_hooks.pal import SEG_LIMIT
-
     rows = [{"model": v, "pixel accuracy (%)": ch.mean_std(v, "seg_pixel_accuracy"),
              "chance (%)": ch.mean_std(v, "seg_chance_accuracy"), "mIoU (%)": ch.mean_std(v, "seg_miou")}
             for v in PS_VARIANTS if ch.has(v)]
@@ -421,8 +415,6 @@ def table_claims(ch: Chapter) -> Styler:
 def claims_evidence(ch: Chapter) -> str:
     """Markdown: one bullet per claim with what it tests, its verdict, our Δ with its 95 % CI and the per-seed
     paired differences (fixed decimals)."""
-    from .records import CHANCE, CLAIMS
-
     table = ch.claims().set_index("claim")
     lines = []
     for c in CLAIMS:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ....data.types import PART_CLASSES
-from ....experiments.records import load_analysis, load_records
+from ....engine.records import load_analysis, load_records
 from ... import claims
 from ...claims import Claim
 

@@ -20,6 +20,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ....data import build_dataset
+from ....data.augment import ErasingConfig, RSAConfig, random_erasing, random_shift
+from ....data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
+from ....models import build_model
 from ...chapter import MISSING, Chapter, fmt
 from .core import HEAVY, NATIVE, HookTables, hook_tables, support, switched, tidy_values
 from .reference import EQ6_LAYERS, T1, T5, T6, eq6_region
@@ -116,7 +120,6 @@ def table_f2(width: float = 0.25, size: tuple[int, int] = (128, 64)) -> pd.DataF
     library's model at the chapter's scale; the last row lists the test descriptor's features in order."""
     import torch
 
-    from ....models import build_model
 
     torch.manual_seed(0)
     net = build_model("rmgl", 10, {"backbone": {"width": width}}).train()
@@ -479,9 +482,6 @@ def fig_f6(n: int = 6, size: tuple[int, int] = (128, 64)) -> Figure:
     (middle) and random erasing (bottom)."""
     import torch
 
-    from ....data import build_dataset
-    from ....data.augment import ErasingConfig, RSAConfig, random_erasing, random_shift
-    from ....data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 
     h, w = size
     imgs = build_dataset("synth-tiny").load_split("query", size).images[:n]
@@ -633,7 +633,7 @@ def table_t1(ch: Chapter) -> pd.DataFrame:
 def table_t4(ch: Chapter) -> pd.DataFrame:
     """RMGL-T4's synthetic analogue: per method of the comparison chapter (rows, best A→B mAP first) the seeds,
     mAP on domain A and on domain B (direct transfer) and Rank-1 on B, mean ± std over seeds."""
-    from ...comparison import robustness_runs
+    from ...comparison import robustness_runs  # here, not at the top: reporting.comparison imports the papers
 
     dom = robustness_runs(ch.results)
     dom = dom[dom["knob"] == "domain"] if not dom.empty else dom

@@ -1,4 +1,5 @@
-"""``partreid`` subcommands of ``partreid_core.engine``: train, eval, sweep, bench train.
+"""``partreid`` subcommands that train and evaluate runs: train, eval, sweep, analyze, segmenter train,
+robustness, ranklist, bench train, bench models.
 
 Examples::
 
@@ -18,7 +19,25 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..experiments.config import PROFILES
+import torch
+import torch.distributed as dist
+
+from ..config import ConfigError, merge
+from ..data.augment import StyleConfig
+from ..engine.bench import bench_models, bench_train
+from ..engine.records import write_bench
+from ..engine.trainer import amp_dtype_for, evaluate, load_splits, resolve_device
+from ..experiments.comparison import METHODS, method, run_robustness
+from ..experiments.config import PROFILES, list_recipes, parse_set, resolve_config
+from ..experiments.launchers import add_cli_args as add_launcher_args
+from ..experiments.launchers import from_args
+from ..experiments.posthoc import analyze_checkpoint
+from ..experiments.ranklists import compare_checkpoints
+from ..experiments.robustness import evaluate_under_knob, load_trained
+from ..experiments.runs import train_experiment
+from ..experiments.segmenter import SegmenterTrainConfig, train_segmenter
+from ..experiments.sweep import load_sweep, run_sweep, sweep_regime, with_profile
+from ..reporting.paths import regime_root
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -38,8 +57,6 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 def _recipes_epilog() -> str:
     """The recipes each profile can train, for ``partreid train --help``."""
-    from ..experiments.config import PROFILES, list_recipes
-
     lines = ["recipes (--recipe NAME, or a path to a YAML file):"]
     lines += [f"  {prof:6s} {', '.join(list_recipes(prof))}" for prof in PROFILES]
     return "\n".join(lines + ["", "A run resumes (--resume, or a sweep) only from a checkpoint of the same config; "
@@ -47,19 +64,13 @@ def _recipes_epilog() -> str:
 
 
 def _config(args):
-    from ..experiments.config import parse_set, resolve_config
-
     return resolve_config(args.recipe, args.profile, parse_set(args.sets), model=args.model, seed=args.seed,
                           dataset=args.dataset, experiment=args.experiment, run=args.run)
 
 
 def _train(args) -> int:
-    import torch.distributed as dist
-
-    from .trainer import train
-
     cfg = _config(args)
-    res = train(cfg, out=args.out, resume=args.resume, device=args.device, restart=args.restart)
+    res = train_experiment(cfg, out=args.out, resume=args.resume, device=args.device, restart=args.restart)
     if dist.is_initialized():
         dist.destroy_process_group()
     if res.metrics:
@@ -75,18 +86,11 @@ def _parse_levels(values: list[str]) -> list[float | str]:
 
 def _bench_device(args) -> str:
     """The device line of a benchmark record: the GPU's name, or the CPU with its thread count."""
-    import torch
-
     return torch.cuda.get_device_name() if (args.device or "").startswith("cuda") else \
         f"cpu ({torch.get_num_threads()} threads)"
 
 
 def _eval(args) -> int:
-    from ..config import merge
-    from ..experiments.config import parse_set
-    from ..experiments.robustness import evaluate_under_knob, load_trained
-    from .trainer import amp_dtype_for, evaluate, load_splits, resolve_device
-
     if args.knob:
         if args.split == "val":
             raise SystemExit("--knob evaluates the test split; --split val is not supported with --knob")
@@ -113,10 +117,6 @@ def _eval(args) -> int:
 
 
 def _sweep(args) -> int:
-    from ..experiments.launchers import from_args
-    from ..experiments.sweep import load_sweep, run_sweep, sweep_regime, with_profile
-    from ..reporting.paths import regime_root
-
     sweeps = with_profile([load_sweep(f) for f in args.file], args.profile)
     # the records root of the grids' regime: a fine-tuned profile's records never land beside the scratch ones
     out = args.out if args.out is not None else str(regime_root("results", sweep_regime(sweeps)))
@@ -129,12 +129,8 @@ def _sweep(args) -> int:
 
 
 def _bench_train(args) -> int:
-    from .bench import bench_train
-
     res = bench_train(_config(args), steps=args.steps, warmup=args.warmup, workers=args.workers, device=args.device)
     if args.out:
-        from ..experiments.records import write_bench
-
         print("record:", write_bench(args.out, "train", {k: v for k, v in vars(args).items() if k != "func"}, res,
                                      _bench_device(args)))
     print(json.dumps(res, indent=2))
@@ -142,8 +138,6 @@ def _bench_train(args) -> int:
 
 
 def _robustness(args) -> int:
-    from ..experiments.comparison import METHODS, method, run_robustness
-
     methods = [method(m) for m in args.methods] if args.methods else METHODS
     levels = _parse_levels(args.levels) if args.levels else None
     statuses = run_robustness(args.knob, methods, args.seeds, levels, out=args.out, checkpoints=args.checkpoints,
@@ -154,10 +148,6 @@ def _robustness(args) -> int:
 
 
 def _ranklist(args) -> int:
-    from ..config import ConfigError
-    from ..experiments.config import parse_set
-    from ..experiments.ranklists import compare_checkpoints
-
     try:  # the same KEY=VALUE parser as --set: YAML scalars, so 0.9 is a float, 5 an int and B a name
         knobs = parse_set(args.test_knob)
     except ConfigError:
@@ -169,17 +159,12 @@ def _ranklist(args) -> int:
 
 
 def _analyze(args) -> int:
-    from ..experiments.posthoc import analyze_checkpoint
-
     for ckpt in args.checkpoint:
         print("record:", analyze_checkpoint(ckpt, args.hooks, out=args.out, device=args.device))
     return 0
 
 
 def _segmenter_train(args) -> int:
-    from ..data.augment import StyleConfig
-    from ..experiments.segmenter import SegmenterTrainConfig, train_segmenter
-
     cfg = SegmenterTrainConfig(name=args.name or (args.domain + ("-style" if args.style else "")), dataset=args.dataset,
                                domain=args.domain, epochs=args.epochs, seed=args.seed,
                                style=StyleConfig(p=0.8 if args.style else 0.0))
@@ -189,11 +174,6 @@ def _segmenter_train(args) -> int:
 
 
 def _bench_models(args) -> int:
-    import torch
-
-    from ..experiments.config import resolve_config
-    from .bench import bench_models
-
     if args.threads:
         torch.set_num_threads(args.threads)
     # "recipe:model" measures another model under a recipe (e.g. pal_pcb:pcb_ps, PAL's PS variant)
@@ -202,8 +182,6 @@ def _bench_models(args) -> int:
     rows = bench_models(cfgs, steps=args.steps, warmup=args.warmup, infer_images=args.infer_images,
                         device=args.device)
     if args.out:
-        from ..experiments.records import write_bench
-
         print("record:", write_bench(args.out, "models", {k: v for k, v in vars(args).items() if k != "func"},
                                      {"rows": rows}, _bench_device(args)))
     print(json.dumps(rows, indent=2))
@@ -212,8 +190,6 @@ def _bench_models(args) -> int:
 
 def register(sub, group) -> None:
     """Add this subsystem's subcommands to the top-level parser (see partreid_core.cli)."""
-    from ..experiments.launchers import add_cli_args as add_launcher_args
-
     p = sub.add_parser("train", help="train a model from a recipe and profile; writes results/<experiment>/<run>/",
                        epilog=_recipes_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_args(p)
@@ -261,7 +237,7 @@ def register(sub, group) -> None:
     p = sub.add_parser("analyze", help="run analysis hooks on trained checkpoints and add their arrays to the runs' "
                        "records (analysis.npz; config.json notes it), without retraining")
     p.add_argument("checkpoint", nargs="+", help="last.pt files written by partreid train / sweep")
-    p.add_argument("--hooks", nargs="+", required=True, help="hook names (partreid_core.engine.hooks.HOOKS)")
+    p.add_argument("--hooks", nargs="+", required=True, help="hook names (partreid_core.analysis.hooks.HOOKS)")
     p.add_argument("--out", default="results", help="the results folder the runs wrote to")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.set_defaults(func=_analyze)

@@ -1,20 +1,19 @@
-"""``partreid`` subcommands of ``partreid_core.evaluation``: ``partreid bench eval``."""
+"""``partreid bench eval``: the evaluation's throughput against a per-query numpy reference."""
 from __future__ import annotations
+
+import torch
+
+from ..engine.records import write_bench
+from ..evaluation.bench import run_bench
 
 
 def _bench_eval(args) -> int:
-    import torch
-
-    from .bench import run_bench
-
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: CUDA is not available on this machine")
     r = run_bench(scale=args.scale, queries=args.queries, gallery=args.gallery, dim=args.dim,
                   ref_queries=args.ref_queries, chunk_size=args.chunk_size, threads=args.threads,
                   device=args.device, seed=args.seed, rerank=args.rerank)
     if args.out:
-        from ..experiments.records import write_bench
-
         dev = args.device if args.device != "cpu" else f"cpu ({torch.get_num_threads()} threads)"
         print("record:", write_bench(args.out, "eval", {k: v for k, v in vars(args).items() if k != "func"}, r, dev))
     return 0 if r["agree"] else 1
