@@ -385,3 +385,37 @@ if all(p.exists() for p in curves.values()):
 else:
     print("No knob records yet: run `partreid eval --checkpoint checkpoints/calibration/pal_globalpool-s0/last.pt "
           "--knob misalignment --levels 0 0.25 0.5 0.75 1 --out results/calibration-knobs/misalignment` (and occlusion)")
+
+# %% [markdown]
+# ## The fine-tuned regime: pretraining and calibration on val
+#
+# The papers fine-tune ImageNet trunks; the study's stand-in is a trunk pretrained on **SynthReID-P**, a
+# disjoint set of synthetic pedestrians with their own style (`partreid pretrain`), fine-tuned with each paper's
+# recipe as written (the `cpu-ft` profile). The trunks on record:
+
+# %% tags=["hide-input"]
+from partreid_core.reporting.calibration import calibration_table, pretraining_table
+
+pretraining_table(RESULTS)
+
+# %% [markdown]
+# Its SynthReID setting was chosen on the **validation split** alone (identities disjoint from train and test,
+# its own query and gallery), by a rule written into `sweeps/calibration/cpu_ft_val.yaml` before the first of
+# these runs: GlobalPool's mean val Rank-1 over seeds 0–2 must lie in [40, 90]; above 90, one harder setting of
+# the knobs for every method, the first rung of a fixed ladder that brings GlobalPool to 90 or below
+# (`cpu_ft_val_harder.yaml`). PCB is shown for the baselines' order and never entered the choice.
+
+# %% tags=["hide-input"]
+calibration_table(RESULTS).drop(columns="rank1")
+
+# %% [markdown]
+# At SynthReID's default knobs the fine-tuned GlobalPool saturates (98.3 val Rank-1 on each seed, 169 of 172
+# queries), so the fine-tuned regime runs on the first rung, *harder-1* (misalignment 0.6, occlusion 0.5,
+# truncation 0.15, clutter 0.8, against the defaults 0.3, 0.2, 0.05, 0.5). Two consequences for reading the
+# chapters:
+#
+# - The two regimes differ in their data as well as their trunks, so absolute accuracies are not comparable
+#   across regimes; each claim is judged within a regime, paired by seed, and only verdicts are compared.
+# - At the defaults PCB and GlobalPool tie on val (both 98.3 on seed 0): saturation hides the order, which is
+#   why the rung was needed. The literature's order on Market-1501 (GlobalPool with BoT's tricks at or above PCB)
+#   is checked at harder-1 when its PCB runs are on record (`cpu_ft_val_harder_pcb.yaml`).
