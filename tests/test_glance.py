@@ -61,3 +61,22 @@ def test_no_records_reads_as_such(tmp_path):
     wide = glance.headline_table(tmp_path, papers=["PLR"], link_prefix=None, regimes=glance.REGIME_NAMES)
     assert len(wide) == len(table) and (wide["regime"] == "—").all()
     assert (wide[["scratch: verdict", "fine-tuned: verdict"]] == "inconclusive").all().all()
+
+
+def test_regime_summary_sorts_claims_by_both_verdicts():
+    import pandas as pd
+
+    from partreid_core.reporting.glance import regime_summary
+
+    table = pd.DataFrame([
+        {"claim": "C1", "scratch: verdict": "confirmed", "fine-tuned: verdict": "confirmed", "regime": "regime-robust"},
+        {"claim": "C2", "scratch: verdict": "confirmed", "fine-tuned: verdict": "no effect",
+         "regime": "regime-dependent"},
+        {"claim": "C3", "scratch: verdict": "inconclusive", "fine-tuned: verdict": "inconclusive", "regime": "—"},
+    ])
+    text = regime_summary(table, rerun="make runs")
+    robust, dependent, pending = text.splitlines()
+    assert robust.endswith("C1 (confirmed).")
+    assert dependent.endswith("C2 (scratch confirmed, fine-tuned no effect).")
+    assert "C3." in pending and "`make runs`" in pending
+    assert "Not yet" not in regime_summary(table.iloc[:2])

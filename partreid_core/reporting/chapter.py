@@ -21,7 +21,7 @@ import pandas as pd
 from ..engine.records import load_analysis, load_records
 from ..experiments.sweep import load_sweep
 from .cli import REGIME_NAMES
-from .glance import headline_table
+from .glance import headline_table, regime_summary
 from .paths import regime_root, repository_root, results_root, shown
 from .tables import provenance
 
@@ -225,6 +225,14 @@ class Chapter:
         """The paper's headline claims at a glance (:func:`partreid_core.reporting.glance.headline_table`), in
         every regime side by side (default), or in ``regimes`` (``("scratch",)``: the single-regime table)."""
         return headline_table(self.root, [self.paper], link_prefix=link_prefix, regimes=regimes or REGIME_NAMES)
+
+
+    def regime_summary(self) -> str:
+        """Markdown: the headline claims sorted into regime-robust, regime-dependent and not yet judged in both
+        regimes (:func:`partreid_core.reporting.glance.regime_summary`), with the command for the missing runs."""
+        folder = {"PLR": "plr_osnet"}.get(self.paper, self.paper.lower())
+        command = f"REGIME=fine-tuned PAPERS={folder} bash scripts/headline_seeds.sh"
+        return regime_summary(self.glance(link_prefix=None), rerun=command)
 
 
 def open_chapter(paper: str, results: str | Path | None = None, profile: str | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cli import REGIME_NAMES, delta_ci, digits_of, gather_claims, regime_table, signed
+from .cli import DEPENDENT, REGIME_NAMES, ROBUST, delta_ci, digits_of, gather_claims, regime_table, signed
 
 #: the chapter page of each paper, relative to the book's ``notebooks/`` folder
 CHAPTERS = {"PAL": "pal", "RMGL": "rmgl", "CGPN": "cgpn", "MPN": "mpn", "PLR": "plr_osnet"}
@@ -98,4 +98,24 @@ def render(table: pd.DataFrame) -> str:
     return table.to_html(index=False, escape=False, na_rep="—", classes="partreid-glance")
 
 
-__all__ = ["CHAPTERS", "REGIME_NAMES", "SINGLE_COLUMNS", "headline_rows", "headline_table", "render"]
+def regime_summary(table: pd.DataFrame, rerun: str = "") -> str:
+    """Markdown sorting the headline claims of a both-regimes :func:`headline_table` (plain claim ids:
+    ``link_prefix=None``) into regime-robust, regime-dependent (with each regime's verdict) and not yet judged
+    in both regimes; ``rerun`` is the command that makes the missing fine-tuned records, shown after the last."""
+    def verdicts(row: pd.Series) -> str:
+        return ", ".join(f"{r} {row[f'{r}: verdict']}" for r in REGIME_NAMES if f"{r}: verdict" in row)
+
+    robust = [f"{r['claim']} ({r[f'{REGIME_NAMES[0]}: verdict']})" for _, r in table.iterrows()
+              if r["regime"] == ROBUST]
+    dependent = [f"{r['claim']} ({verdicts(r)})" for _, r in table.iterrows() if r["regime"] == DEPENDENT]
+    pending = [str(r["claim"]) for _, r in table.iterrows() if r["regime"] not in (ROBUST, DEPENDENT)]
+    lines = [f"- **Regime-robust** (the same verdict in both): {', '.join(robust) or 'none'}.",
+             f"- **Regime-dependent**: {', '.join(dependent) or 'none'}."]
+    if pending:
+        lines.append(f"- **Not yet judged in both regimes** (a regime lacks records): {', '.join(pending)}."
+                     + (f" The fine-tuned runs: `{rerun}`." if rerun else ""))
+    return "\n".join(lines)
+
+
+__all__ = ["CHAPTERS", "REGIME_NAMES", "SINGLE_COLUMNS", "headline_rows", "headline_table", "regime_summary",
+           "render"]
