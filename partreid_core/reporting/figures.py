@@ -22,8 +22,8 @@ def rank_list_figure(arrays: dict[str, np.ndarray], label_a: str, label_b: str, 
             q = row[0]
             if r == 0:
                 q.imshow(arrays["query_images"][c].transpose(1, 2, 0))
-                q.set_title(f"query {int(arrays['cases'][c])}", fontsize=7)
-            q.set_ylabel(f"{label}\nAP {100 * arrays[f'ap_{name}'][arrays['cases'][c]]:.0f}", fontsize=7)
+                q.set_title(f"query {int(arrays['cases'][c])}", fontsize=8)
+            q.set_ylabel(f"{label}\nAP {100 * arrays[f'ap_{name}'][arrays['cases'][c]]:.0f}", fontsize=8)
             for j in range(k):
                 ax = row[j + 1]
                 if arrays[f"top_{name}"][c, j] >= 0:

@@ -150,7 +150,7 @@ def fig_scale(root: str | Path, claim: str):
     for r in table.itertuples():
         x = [c.name for c in CELLS].index(r.cell) + offsets[r.regime]
         if r.pairs == 0:
-            ax.annotate(f"{r.regime}: not run", (x, 0), ha="center", va="bottom", fontsize=7, color="0.4",
+            ax.annotate(f"{r.regime}: not run", (x, 0), ha="center", va="bottom", fontsize=8, color="0.4",
                         rotation=90, xytext=(0, 6), textcoords="offset points")
             continue
         err = None if not math.isfinite(r.ci_low) else [[r.difference - r.ci_low], [r.ci_high - r.difference]]
@@ -167,7 +167,7 @@ def fig_scale(root: str | Path, claim: str):
     ax.set_ylabel(f"Δ {study.claim.metric} ({study.claim.treatment} − {study.claim.baseline})")
     ax.set_title(f"{study.paper} {study.claim_id}: {study.claim.statement}", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
